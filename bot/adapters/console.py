@@ -1,0 +1,87 @@
+"""Console adapter: a terminal REPL on a TTY, one reply line per input line when piped."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from dataclasses import dataclass, field
+from typing import TextIO
+
+from engines import SamplingParams
+
+from ..service import ChatService, IncomingMessage, Reply
+
+PLATFORM = "console"
+QUIT = {"/quit", "/exit", "/q"}
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleOptions:
+    channel: str = "console"
+    user_name: str = "User"
+    show_model: bool = False
+    params: SamplingParams = field(default_factory=SamplingParams)
+
+
+def incoming(options: ConsoleOptions, text: str) -> IncomingMessage:
+    return IncomingMessage(
+        platform=PLATFORM, community_id=PLATFORM, community_name="console",
+        channel_id=options.channel, channel_name=options.channel,
+        user_id=options.user_name.lower(), user_name=options.user_name, text=text,
+    )
+
+
+def one_line(reply: Reply, show_model: bool) -> str:
+    """A reply on a single line: newlines escaped as `\\n`, `[model-id] ` first if asked."""
+    text = reply.text.replace("\r", "").replace("\n", "\\n")
+    if show_model and reply.model_id:
+        return f"[{reply.model_id}] {text}"
+    return text
+
+
+async def run_piped(service: ChatService, options: ConsoleOptions,
+                    stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
+    """Read one message per line; print exactly one line per message. Returns an exit code."""
+    failures = 0
+    while True:
+        line = await asyncio.to_thread(stdin.readline)
+        if not line:
+            return 1 if failures else 0
+        reply = await service.handle(incoming(options, line.rstrip("\n")), options.params)
+        for notice in reply.notices:
+            print(f"note: {notice}", file=sys.stderr)
+        failures += reply.kind == "error"
+        print(one_line(reply, options.show_model), file=stdout, flush=True)
+
+
+async def run_repl(service: ChatService, options: ConsoleOptions) -> int:
+    """Interactive chat on a terminal, streaming each reply as it is written."""
+    print(f"blendbot — channel '{options.channel}'. Type /quit to leave.", flush=True)
+    while True:
+        try:
+            text = await asyncio.to_thread(input, f"{options.user_name}> ")
+        except EOFError:
+            print()
+            return 0
+        if text.strip() in QUIT:
+            return 0
+        started = False
+        async for item in service.stream(incoming(options, text), options.params):
+            if isinstance(item, str):
+                if not started:
+                    print(f"{service.options.persona.name}> ", end="", flush=True)
+                    started = True
+                print(item, end="", flush=True)
+                continue
+            if not started:
+                print(item.text, end="")
+            tag = f"  [{item.model_id}]" if options.show_model and item.model_id else ""
+            print(tag, flush=True)
+            for notice in item.notices:
+                print(f"  (note: {notice})", flush=True)
+
+
+async def run_console(service: ChatService, options: ConsoleOptions) -> int:
+    if sys.stdin.isatty():
+        return await run_repl(service, options)
+    return await run_piped(service, options)

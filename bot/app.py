@@ -1,0 +1,55 @@
+"""The composition root: builds settings, models, engine, store and service, and closes them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engines import BlendedEngine, SamplingParams
+from engines.gate import FairGate
+from engines.registry import build_model
+from persona import DEFAULT_PERSONA, Persona
+
+from .config import Settings
+from .service import ChatService, ServiceOptions
+from .storage import Store
+
+
+@dataclass(slots=True)
+class App:
+    settings: Settings
+    store: Store
+    engine: BlendedEngine
+    service: ChatService
+
+    async def close(self) -> None:
+        await self.engine.close()
+        await self.store.close()
+
+
+def build_engine(settings: Settings, seed: int | None = None) -> BlendedEngine:
+    models = [build_model(spec, settings.data_dir) for spec in settings.models]
+    return BlendedEngine(
+        models,
+        default_weights=settings.default_weights,
+        gate=FairGate(settings.local_concurrency),
+        seed=seed if seed is not None else settings.seed,
+    )
+
+
+async def build_app(settings: Settings, seed: int | None = None) -> App:
+    """Open the database (migrating it) and wire the objects; models load on first use."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.database)
+    await store.open()
+    engine = build_engine(settings, seed)
+    persona = Persona(
+        name=settings.bot_name,
+        system_prompt=settings.system_prompt or DEFAULT_PERSONA.system_prompt,
+    )
+    options = ServiceOptions(
+        default_mode=settings.default_mode,
+        history_limit=settings.history_limit,
+        persona=persona,
+        sampling=SamplingParams(max_tokens=settings.max_tokens),
+    )
+    return App(settings, store, engine, ChatService(store, engine, options))

@@ -1,0 +1,189 @@
+"""`blendbot` command line: chat, history, models, run, bench."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from engines import ALL_MODES, BlendError, ModelError, SamplingParams
+
+from .config import DRAW_MODES, ConfigError, Settings, load_settings
+
+log = logging.getLogger("blendbot")
+
+
+class UsageError(Exception):
+    """Bad command-line input: one line on stderr, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, no usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="blendbot", description="Blended chat bot for Discord and Telegram.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    chat = sub.add_parser("chat", help="chat in the terminal (one reply per line when piped)")
+    chat.add_argument("--channel", default="console", help="conversation name (default console)")
+    chat.add_argument("--mode", choices=DRAW_MODES, help="blend mode for this channel")
+    chat.add_argument("--model", help="the model for --mode single")
+    chat.add_argument("--seed", type=int, help="seed for reproducible draws and sampling")
+    chat.add_argument("--max-tokens", type=int, help="longest reply in tokens")
+    chat.add_argument("--show-model", action="store_true", help="prefix replies with [model-id]")
+    chat.add_argument("--user", default="User", help="your display name (default User)")
+
+    history = sub.add_parser("history", help="print a stored conversation")
+    history.add_argument("channel")
+    history.add_argument("--json", action="store_true")
+
+    models = sub.add_parser("models", help="list configured models")
+    models.add_argument("--json", action="store_true")
+
+    sub.add_parser("run", help="start the service (console chat when no platform token is set)")
+
+    bench = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
+    bench.add_argument("name", choices=_bench_names())
+    bench.add_argument("--json", action="store_true", help="print only the JSON result")
+    bench.add_argument("--runs", type=int, default=None, help="paired runs (default per bench)")
+    return parser
+
+
+def _bench_names() -> list[str]:
+    from .bench import BENCHES
+
+    return sorted(BENCHES)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        return asyncio.run(_dispatch(args, settings))
+    except UsageError as exc:
+        print(f"blendbot: error: {exc}", file=sys.stderr)
+        return 2
+    except (ConfigError, ModelError, BlendError) as exc:
+        print(f"blendbot: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
+    if args.command == "models":
+        return _models(settings, args.json)
+    if args.command == "bench":
+        from .bench import run_bench
+
+        return await run_bench(args.name, settings, runs=args.runs, json_only=args.json)
+    if args.command == "run":
+        return await _run(settings)
+    if args.command == "history":
+        return await _history(settings, args.channel, args.json)
+    return await _chat(settings, args)
+
+
+def _check_choice(value: str | None, choices: Sequence[str], what: str) -> None:
+    if value is not None and value not in choices:
+        raise UsageError(f"unknown {what} '{value}' (choose from {', '.join(choices)})")
+
+
+async def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    from .adapters.console import ConsoleOptions, incoming, run_console
+    from .app import build_app
+
+    model_ids = [m.id for m in settings.models]
+    _check_choice(args.model, model_ids, "model")
+    if args.max_tokens is not None and args.max_tokens < 1:
+        raise UsageError("--max-tokens must be at least 1")
+    options = ConsoleOptions(
+        channel=args.channel, user_name=args.user, show_model=args.show_model,
+        params=SamplingParams(max_tokens=args.max_tokens),
+    )
+    app = await build_app(settings, seed=args.seed)
+    try:
+        if args.mode or args.model:
+            channel = await app.service.channel(incoming(options, ""))
+            mode = args.mode or ("single" if args.model else None)
+            await app.service.set_blend(channel, mode=mode, model_id=args.model)
+        return await run_console(app.service, options)
+    finally:
+        await app.close()
+
+
+async def _run(settings: Settings) -> int:
+    platforms = [name for name, token in (("Discord", settings.discord_token),
+                                          ("Telegram", settings.telegram_token)) if token]
+    if platforms:
+        raise ConfigError(
+            f"{' and '.join(platforms)} support is not in this build yet; unset the token "
+            "to chat in the terminal"
+        )
+    from .adapters.console import ConsoleOptions, run_console
+    from .app import build_app
+
+    app = await build_app(settings)
+    try:
+        return await run_console(app.service, ConsoleOptions())
+    finally:
+        await app.close()
+
+
+async def _history(settings: Settings, channel: str, as_json: bool) -> int:
+    from .storage import Store
+
+    store = Store(settings.database)
+    await store.open()
+    try:
+        found = await store.find_channel("console", channel)
+        messages = await store.history(found.id) if found else []
+    finally:
+        await store.close()
+    if as_json:
+        print(json.dumps([m.as_json() for m in messages], ensure_ascii=False, indent=2))
+        return 0
+    if not found:
+        print(f"no conversation named '{channel}'", file=sys.stderr)
+        return 1
+    for m in messages:
+        who = m.author if m.role == "user" else f"{settings.bot_name} [{m.model_id}]"
+        print(f"{m.created_at:%Y-%m-%d %H:%M:%S}  {who}: {m.text}")
+    return 0
+
+
+def _models(settings: Settings, as_json: bool) -> int:
+    rows = []
+    for spec in settings.models:
+        local = spec.source(settings.data_dir).local_path()
+        rows.append({
+            "id": spec.id,
+            "backend": spec.backend,
+            "path": spec.path,
+            "file": str(local) if local else None,
+            "file_present": bool(local and local.is_file()),
+            "n_ctx": spec.n_ctx,
+            "prompt_format": spec.prompt_format,
+            "weight": spec.weight,
+            "loaded": False,  # a fresh CLI process has loaded nothing; models load lazily
+        })
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for r in rows:
+        state = "present" if r["file_present"] else "not yet on disk"
+        print(f"{r['id']:<16} {r['backend']:<10} n_ctx={r['n_ctx']:<6} "
+              f"{r['prompt_format']:<13} weight={r['weight']:<4} {r['file'] or r['path']} "
+              f"({state}; not loaded)")
+    return 0
+
+
+__all__ = ["ALL_MODES", "main"]

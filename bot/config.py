@@ -1,0 +1,134 @@
+"""Settings: one TOML file (`BLENDBOT_CONFIG`, else `./blendbot.toml`) plus `BLENDBOT_*` env vars.
+
+Secrets (platform tokens, API keys) are read from the environment only and never logged.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from engines.registry import DEFAULT_MODELS, ModelSpec
+
+DRAW_MODES = ("single", "uniform", "weighted")
+SECRET_FIELDS = ("discord_token", "telegram_token")
+
+
+class ConfigError(ValueError):
+    """The config file or environment is invalid; the message says where."""
+
+
+def config_file() -> Path | None:
+    explicit = os.environ.get("BLENDBOT_CONFIG")
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"BLENDBOT_CONFIG points at {path}, which does not exist")
+        return path
+    local = Path("blendbot.toml")
+    return local if local.is_file() else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="BLENDBOT_", extra="forbid")
+
+    data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("blendbot"))
+    database_url: str | None = None
+    bot_name: str = Field(default="Blendbot", min_length=1, max_length=64)
+    system_prompt: str | None = None  # None: the default persona's
+    default_mode: str = "uniform"
+    seed: int | None = None
+    max_tokens: int = Field(default=200, ge=1)
+    history_limit: int = Field(default=200, ge=1)
+    local_concurrency: int | None = Field(default=None, ge=1)
+    log_level: str = "WARNING"
+    models: list[ModelSpec] = Field(default_factory=lambda: list(DEFAULT_MODELS))
+
+    # Secrets: environment only (plain names, as the platforms' docs use them).
+    discord_token: SecretStr | None = Field(default=None, exclude=True)
+    telegram_token: SecretStr | None = Field(default=None, exclude=True)
+
+    @field_validator("default_mode")
+    @classmethod
+    def _known_mode(cls, value: str) -> str:
+        if value not in DRAW_MODES:
+            raise ValueError(f"must be one of {', '.join(DRAW_MODES)}")
+        return value
+
+    @field_validator("models")
+    @classmethod
+    def _unique_ids(cls, value: list[ModelSpec]) -> list[ModelSpec]:
+        ids = [m.id for m in value]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"duplicate model id '{dupes[0]}'")
+        if not value:
+            raise ValueError("at least one model is needed")
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources = [init_settings, env_settings, _SecretEnv(settings_cls)]
+        path = config_file()
+        if path is not None:
+            sources.append(_TomlWithoutSecrets(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'blendbot.db'}"
+
+    @property
+    def default_weights(self) -> dict[str, float]:
+        return {m.id: m.weight for m in self.models}
+
+
+class _SecretEnv(PydanticBaseSettingsSource):
+    """`DISCORD_TOKEN` / `TELEGRAM_TOKEN` from the environment."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return os.environ.get(field_name.upper()), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return {f: os.environ[f.upper()] for f in SECRET_FIELDS if os.environ.get(f.upper())}
+
+
+class _TomlWithoutSecrets(TomlConfigSettingsSource):
+    def __call__(self) -> dict[str, Any]:
+        data = super().__call__()
+        leaked = [k for k in data if k in SECRET_FIELDS or k.endswith(("token", "api_key"))]
+        if leaked:
+            raise ConfigError(
+                f"{leaked[0]} must not be in the config file; set it in the environment "
+                f"({leaked[0].upper()})"
+            )
+        return data
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from env + TOML, with `ConfigError` carrying a one-line reason on failure."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "config"
+        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+    except (OSError, ValueError) as exc:  # unreadable or malformed TOML
+        raise ConfigError(str(exc)) from None

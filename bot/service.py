@@ -1,0 +1,187 @@
+"""`ChatService`: the platform-neutral path of one message, from adapter to reply.
+
+store the user turn -> load channel settings and history -> persona prompt -> BlendedEngine
+-> store the reply -> hand it back. Adapters only translate platform events into
+`IncomingMessage` and render the `Reply`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+
+from engines import (
+    BlendedEngine,
+    BlendError,
+    BlendSettings,
+    ChatMessage,
+    Generation,
+    ModelError,
+    ReplyRequest,
+    SamplingParams,
+)
+from persona import DEFAULT_PERSONA, Persona, build_conversation
+
+from .storage import ChannelState, Store, StoredMessage
+
+log = logging.getLogger(__name__)
+EMPTY_HINT = "(Say something and I'll answer — an empty message gets no reply.)"
+
+
+@dataclass(frozen=True, slots=True)
+class IncomingMessage:
+    platform: str
+    community_id: str
+    channel_id: str
+    user_id: str
+    user_name: str
+    text: str
+    community_name: str = ""
+    channel_name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What to send back. `kind` is `reply` (stored), `hint` or `error` (not stored)."""
+
+    kind: Literal["reply", "hint", "error"]
+    text: str
+    model_id: str | None = None
+    message_id: int | None = None
+    notices: tuple[str, ...] = ()
+    generation: Generation | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    default_mode: str = "uniform"
+    history_limit: int = 200
+    persona: Persona = DEFAULT_PERSONA
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+
+
+@dataclass(slots=True)
+class _Turn:
+    channel: ChannelState
+    request: ReplyRequest
+
+
+class ChatService:
+    def __init__(self, store: Store, engine: BlendedEngine, options: ServiceOptions) -> None:
+        self.store = store
+        self.engine = engine
+        self.options = options
+
+    def blend_of(self, channel: ChannelState) -> BlendSettings:
+        return BlendSettings(
+            mode=channel.mode or self.options.default_mode,
+            model_id=channel.model_id,
+            weights=channel.weights or {},
+        )
+
+    async def channel(self, msg: IncomingMessage) -> ChannelState:
+        return await self.store.ensure_channel(
+            msg.platform, msg.community_id, msg.community_name or msg.community_id,
+            msg.channel_id, msg.channel_name or msg.channel_id,
+        )
+
+    async def set_blend(
+        self,
+        channel: ChannelState,
+        mode: str | None = None,
+        model_id: str | None = None,
+        weights: Mapping[str, float] | None = None,
+    ) -> ChannelState:
+        """Change a channel's blend after checking the engine can serve it (`BlendError`)."""
+        current = self.blend_of(channel)
+        wanted = BlendSettings(
+            mode=mode or current.mode,
+            model_id=model_id if model_id is not None else current.model_id,
+            weights=dict(weights) if weights is not None else current.weights,
+        )
+        self.engine.check(wanted)
+        return await self.store.update_channel(
+            channel.id, mode=wanted.mode, model_id=wanted.model_id,
+            weights=dict(wanted.weights) or None,
+        )
+
+    async def history(self, platform: str, channel_id: str) -> list[StoredMessage]:
+        channel = await self.store.find_channel(platform, channel_id)
+        return await self.store.history(channel.id) if channel else []
+
+    async def _begin(self, msg: IncomingMessage, params: SamplingParams | None) -> _Turn | Reply:
+        text = msg.text.strip()
+        if not text:
+            return Reply("hint", EMPTY_HINT)
+        channel = await self.channel(msg)
+        user_id = await self.store.ensure_user(msg.platform, msg.user_id, msg.user_name)
+        await self.store.add_message(channel.id, "user", text, user_id=user_id)  # committed
+        blend = self.blend_of(channel)
+        try:
+            self.engine.check(blend)
+        except BlendError as exc:
+            return Reply("error", f"This channel's blend cannot answer: {exc}")
+        history = await self.store.history(channel.id, self.options.history_limit)
+        conversation = build_conversation(self.options.persona, [_chat(m) for m in history])
+        params = (params or SamplingParams()).over(self.options.sampling)
+        return _Turn(channel, ReplyRequest(f"{msg.platform}:{msg.channel_id}", conversation,
+                                           blend, params))
+
+    async def _finish(self, turn: _Turn, generation: Generation) -> Reply:
+        text = generation.text or "…"
+        message_id = await self.store.add_message(
+            turn.channel.id, "assistant", text,
+            model_id=generation.model_id, mode=turn.request.blend.mode,
+            prompt_tokens=generation.prompt_tokens,
+            completion_tokens=generation.completion_tokens,
+            latency_ms=round(generation.latency_s * 1000),
+        )  # committed before the adapter sends it
+        return Reply("reply", text, generation.model_id, message_id, generation.notices, generation)
+
+    async def handle(self, msg: IncomingMessage, params: SamplingParams | None = None) -> Reply:
+        """Answer one message (no streaming)."""
+        turn = await self._begin(msg, params)
+        if isinstance(turn, Reply):
+            return turn
+        try:
+            generation = await self.engine.reply(turn.request)
+        except Exception as exc:
+            return _failure(exc)
+        return await self._finish(turn, generation)
+
+    async def stream(
+        self, msg: IncomingMessage, params: SamplingParams | None = None
+    ) -> AsyncIterator[str | Reply]:
+        """Yield text pieces while the model writes, then the final `Reply`."""
+        turn = await self._begin(msg, params)
+        if isinstance(turn, Reply):
+            yield turn
+            return
+        generation: Generation | None = None
+        try:
+            async for item in self.engine.stream(turn.request):
+                if isinstance(item, Generation):
+                    generation = item
+                else:
+                    yield item
+        except Exception as exc:
+            yield _failure(exc)
+            return
+        if generation is None:  # pragma: no cover - a backend broke the stream contract
+            yield _failure(RuntimeError("the model ended without a result"))
+            return
+        yield await self._finish(turn, generation)
+
+
+def _chat(message: StoredMessage) -> ChatMessage:
+    if message.role == "user":
+        return ChatMessage("user", message.text, name=message.author or "User")
+    return ChatMessage("assistant", message.text)
+
+
+def _failure(exc: BaseException) -> Reply:
+    log.error("reply failed", exc_info=exc)
+    reason = str(exc) if isinstance(exc, ModelError | BlendError) else "an internal error"
+    return Reply("error", f"Sorry, I could not answer: {reason}. Please try again.")

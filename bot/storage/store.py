@@ -1,0 +1,216 @@
+"""`Store`: the async data layer over SQLAlchemy (SQLite with WAL by default, any async URL)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import event, select, update
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+from .tables import Base, Channel, Community, Message, User, utcnow
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelState:
+    id: int
+    community_id: int
+    platform: str
+    external_id: str
+    name: str
+    mode: str | None
+    model_id: str | None
+    weights: dict[str, float] | None
+    persona: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredMessage:
+    id: int
+    role: str
+    text: str
+    created_at: datetime
+    author: str | None = None  # display name for user turns
+    model_id: str | None = None
+    mode: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+    latency_ms: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "role": self.role,
+            "author": self.author,
+            "model_id": self.model_id,
+            "mode": self.mode,
+            "text": self.text,
+            "time": self.created_at.isoformat(),
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "latency_ms": self.latency_ms,
+        }
+
+
+def _channel_state(row: Channel) -> ChannelState:
+    return ChannelState(
+        row.id, row.community_id, row.platform, row.external_id, row.name,
+        row.mode, row.model_id, dict(row.weights) if row.weights else None, row.persona,
+    )
+
+
+def _upgrade(connection: Connection) -> None:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+class Store:
+    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+        self.url = url
+        self._engine_kwargs = engine_kwargs
+        self._engine: AsyncEngine | None = None
+        self._sessions: async_sessionmaker[AsyncSession] | None = None
+
+    @property
+    def engine(self) -> AsyncEngine:
+        if self._engine is None:
+            raise RuntimeError("Store.open() was not called")
+        return self._engine
+
+    async def open(self) -> None:
+        """Connect and bring the schema up to date (Alembic `upgrade head`)."""
+        url = make_url(self.url)
+        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
+            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        self._engine = create_async_engine(url, **self._engine_kwargs)
+        if url.get_backend_name() == "sqlite":
+            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
+        async with self._engine.begin() as conn:
+            await conn.run_sync(_upgrade)
+        self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+
+    async def close(self) -> None:
+        if self._engine is not None:
+            await self._engine.dispose()
+            self._engine = None
+
+    def session(self) -> AsyncSession:
+        if self._sessions is None:
+            raise RuntimeError("Store.open() was not called")
+        return self._sessions()
+
+    async def _get_or_create(self, model: type[Base], lookup: dict[str, Any],
+                             values: dict[str, Any]) -> Any:
+        async with self.session() as s:
+            row = await s.scalar(select(model).filter_by(**lookup))
+            if row is not None:
+                changed = {k: v for k, v in values.items() if v and getattr(row, k) != v}
+                if changed:
+                    for k, v in changed.items():
+                        setattr(row, k, v)
+                    await s.commit()
+                return row
+            row = model(**lookup, **values)
+            s.add(row)
+            try:
+                await s.commit()
+                return row
+            except IntegrityError:  # created concurrently by another task or process
+                await s.rollback()
+        async with self.session() as s:
+            return (await s.scalars(select(model).filter_by(**lookup))).one()
+
+    async def ensure_channel(
+        self,
+        platform: str,
+        community_id: str,
+        community_name: str,
+        channel_id: str,
+        channel_name: str,
+    ) -> ChannelState:
+        community = await self._get_or_create(
+            Community, {"platform": platform, "external_id": community_id},
+            {"name": community_name},
+        )
+        channel = await self._get_or_create(
+            Channel, {"platform": platform, "external_id": channel_id},
+            {"name": channel_name, "community_id": community.id},
+        )
+        return _channel_state(channel)
+
+    async def find_channel(self, platform: str, channel_id: str) -> ChannelState | None:
+        async with self.session() as s:
+            query = select(Channel).filter_by(platform=platform, external_id=channel_id)
+            row = await s.scalar(query)
+            return _channel_state(row) if row else None
+
+    async def update_channel(self, channel_id: int, **values: Any) -> ChannelState:
+        """Set blend settings (`mode`, `model_id`, `weights`, `persona`) of one channel."""
+        allowed = {"mode", "model_id", "weights", "persona", "name"}
+        bad = set(values) - allowed
+        if bad:
+            raise ValueError(f"not a channel setting: {', '.join(sorted(bad))}")
+        async with self.session() as s:
+            await s.execute(update(Channel).where(Channel.id == channel_id).values(**values))
+            await s.commit()
+            return _channel_state(await s.get_one(Channel, channel_id, populate_existing=True))
+
+    async def ensure_user(self, platform: str, user_id: str, display_name: str) -> int:
+        user = await self._get_or_create(
+            User, {"platform": platform, "external_id": user_id}, {"display_name": display_name}
+        )
+        return int(user.id)
+
+    async def add_message(self, channel_id: int, role: str, text: str, **fields: Any) -> int:
+        """Store one message and commit before returning its id."""
+        async with self.session() as s:
+            row = Message(channel_id=channel_id, role=role, text=text,
+                          created_at=fields.pop("created_at", None) or utcnow(), **fields)
+            s.add(row)
+            await s.commit()
+            return int(row.id)
+
+    async def history(self, channel_id: int, limit: int | None = None) -> list[StoredMessage]:
+        """The channel's messages, oldest first (the newest `limit` if given)."""
+        query = (
+            select(Message, User.display_name)
+            .outerjoin(User, Message.user_id == User.id)
+            .where(Message.channel_id == channel_id)
+            .order_by(Message.id.desc())
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        async with self.session() as s:
+            rows = (await s.execute(query)).all()
+        return [
+            StoredMessage(
+                id=m.id, role=m.role, text=m.text, created_at=m.created_at, author=name,
+                model_id=m.model_id, mode=m.mode, prompt_tokens=m.prompt_tokens,
+                completion_tokens=m.completion_tokens, latency_ms=m.latency_ms,
+            )
+            for m, name in reversed(rows)
+        ]
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()

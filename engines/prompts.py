@@ -1,0 +1,110 @@
+"""Prompt formats: the model's own chat template, or a `Name: text` transcript for base models."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+from .base import ChatMessage, Conversation
+
+PromptFormatName = Literal["chat_template", "transcript"]
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedPrompt:
+    """Prompt text ready for a completion call."""
+
+    text: str
+    stop: tuple[str, ...]
+    added_special: bool  # True when the text already carries the BOS token
+
+
+class PromptFormat(abc.ABC):
+    """Turns a `Conversation` into prompt text."""
+
+    @abc.abstractmethod
+    def render(self, conversation: Conversation) -> RenderedPrompt:
+        """The prompt for the next bot turn."""
+
+    def clean_reply(self, text: str, conversation: Conversation) -> str:
+        """Tidy generated text: strip whitespace and the bot echoing its own name."""
+        text = text.strip()
+        prefix = f"{conversation.bot_name}:"
+        if text.startswith(prefix):
+            text = text[len(prefix) :].lstrip()
+        return text
+
+
+def speaker_line(message: ChatMessage) -> str:
+    """A user turn as the model sees it: `Alice: text` in group-aware prompts."""
+    if message.role == "user" and message.name:
+        return f"{message.name}: {message.content}"
+    return message.content
+
+
+def with_post_history(conversation: Conversation) -> Sequence[ChatMessage]:
+    """History with post-history instructions appended to the last user turn."""
+    history = list(conversation.history)
+    if conversation.post_history and history and history[-1].role == "user":
+        last = history[-1]
+        history[-1] = replace(last, content=f"{last.content}\n\n{conversation.post_history}")
+    return history
+
+
+class ChatTemplateFormat(PromptFormat):
+    """The chat template stored in the GGUF (rendered in a sandboxed Jinja environment)."""
+
+    def __init__(self, template: str, bos_token: str, eos_token: str) -> None:
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self._formatter = Jinja2ChatFormatter(
+            template=template, bos_token=bos_token, eos_token=eos_token
+        )
+
+    def _messages(self, conversation: Conversation, fold_system: bool) -> list[dict[str, str]]:
+        turns: list[dict[str, str]] = []
+        for message in with_post_history(conversation):
+            content = speaker_line(message)
+            if turns and turns[-1]["role"] == message.role:
+                turns[-1]["content"] += "\n" + content  # templates want alternating roles
+            else:
+                turns.append({"role": message.role, "content": content})
+        if conversation.system:
+            if not fold_system:
+                return [{"role": "system", "content": conversation.system}, *turns]
+            if turns and turns[0]["role"] == "user":
+                turns[0]["content"] = f"{conversation.system}\n\n{turns[0]['content']}"
+            else:
+                turns.insert(0, {"role": "user", "content": conversation.system})
+        return turns
+
+    def render(self, conversation: Conversation) -> RenderedPrompt:
+        try:
+            result = self._formatter(messages=self._messages(conversation, fold_system=False))
+        except Exception:
+            result = self._formatter(messages=self._messages(conversation, fold_system=True))
+        stop = [result.stop] if isinstance(result.stop, str) else list(result.stop or [])
+        return RenderedPrompt(result.prompt, tuple(stop), bool(result.added_special))
+
+
+class TranscriptFormat(PromptFormat):
+    """`Name: text` lines for base models, stopping when another speaker would begin."""
+
+    def render(self, conversation: Conversation) -> RenderedPrompt:
+        lines: list[str] = []
+        speakers = {conversation.bot_name, "User"}
+        for message in with_post_history(conversation):
+            if message.role == "assistant":
+                lines.append(f"{conversation.bot_name}: {message.content}")
+            elif message.role == "user":
+                name = message.name or "User"
+                speakers.add(name)
+                lines.append(f"{name}: {message.content}")
+            else:
+                lines.append(message.content)
+        head = f"{conversation.system}\n\n" if conversation.system else ""
+        text = head + "\n".join(lines) + f"\n{conversation.bot_name}:"
+        stop = (*sorted(f"\n{name}:" for name in speakers), "\n\n")
+        return RenderedPrompt(text, stop, added_special=False)
