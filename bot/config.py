@@ -6,6 +6,7 @@ Secrets (platform tokens, API keys) are read from the environment only and never
 from __future__ import annotations
 
 import os
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,10 @@ class Settings(BaseSettings):
         sources = [init_settings, env_settings, _SecretEnv(settings_cls)]
         path = config_file()
         if path is not None:
-            sources.append(_TomlWithoutSecrets(settings_cls, toml_file=path))
+            try:
+                sources.append(_TomlWithoutSecrets(settings_cls, toml_file=path))
+            except (OSError, tomllib.TOMLDecodeError) as exc:
+                raise ConfigError(f"cannot read config file {path}: {exc}") from None
         return tuple(sources)
 
     @property
