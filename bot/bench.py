@@ -28,7 +28,7 @@ SYSTEM = "You are Blendbot, a friendly chat companion. Answer briefly."
 async def blend_overhead(settings: Settings, runs: int | None, say: Callable[[str], None]
                          ) -> dict[str, Any]:
     """BlendedEngine vs a direct llama-cpp-python call: same model, prompt, params and seed."""
-    runs = runs or 10
+    runs = runs or 20
     spec = next((m for m in settings.models if m.backend == "llamacpp"), None)
     if spec is None or spec.prompt_format != "chat_template":
         spec = next((m for m in settings.models

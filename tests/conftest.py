@@ -67,7 +67,7 @@ async def database(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncItera
     if request.param == "sqlite":
         yield Database(f"sqlite+aiosqlite:///{tmp_path / 'blendbot.db'}")
         return
-    import asyncpg  # noqa: PLC0415 - only when PostgreSQL tests run
+    import asyncpg
 
     assert POSTGRES_URL is not None
     schema = f"bbtest_{uuid.uuid4().hex[:10]}"

@@ -137,3 +137,12 @@ def test_missing_model_file_is_named_in_the_reply(tmp_path: Path) -> None:
     assert "model file not found" in run.stdout and "gone.gguf" in run.stdout
     history = json.loads(blendbot(tmp_path, "history", "x", "--json", config=config).stdout)
     assert [m["role"] for m in history] == ["user"]  # kept, and no half turn
+
+
+@pytest.mark.model
+def test_bench_blend_overhead_prints_one_json_object_last(data_dir: Path) -> None:
+    run = blendbot(data_dir, "bench", "blend-overhead", "--json", "--runs", "1")
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.strip().splitlines()[-1])
+    assert result["runs"] == 1 and result["model"] == "smollm2-135m"
+    assert result["ratio"] > 0 and result["identical_outputs"] == 1  # same model, seed, prompt

@@ -31,7 +31,7 @@ def chi_square_p(observed: list[int], expected: list[float]) -> float:
     raise ValueError(df)
 
 
-def engine(*ids: str, seed: int = 7, **kw) -> BlendedEngine:  # noqa: ANN003
+def engine(*ids: str, seed: int = 7, **kw) -> BlendedEngine:
     return BlendedEngine([StubModel(i) for i in ids], seed=seed, **kw)
 
 

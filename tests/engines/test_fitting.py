@@ -23,7 +23,7 @@ def long_history(turns: int) -> list[ChatMessage]:
     return history
 
 
-def fit(model: LlamaCppModel, conv: Conversation, n_ctx: int, max_tokens: int):  # noqa: ANN201
+def fit(model: LlamaCppModel, conv: Conversation, n_ctx: int, max_tokens: int):
     model.llama  # noqa: B018 - load
     return fit_conversation(conv, model._format, model._tokenizer, n_ctx, max_tokens)
 
