@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from engines import BlendedEngine, SamplingParams
 from engines.gate import FairGate
 from engines.registry import build_model
-from persona import DEFAULT_PERSONA, Persona
+from persona import GLOBAL_SYSTEM_PROMPT
 
 from .config import Settings
 from .service import ChatService, ServiceOptions
@@ -42,14 +42,11 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
     store = Store(settings.database)
     await store.open()
     engine = build_engine(settings, seed)
-    persona = Persona(
-        name=settings.bot_name,
-        system_prompt=settings.system_prompt or DEFAULT_PERSONA.system_prompt,
-    )
     options = ServiceOptions(
         default_mode=settings.default_mode,
         history_limit=settings.history_limit,
-        persona=persona,
+        bot_name=settings.bot_name,
+        global_system=settings.system_prompt or GLOBAL_SYSTEM_PROMPT,
         sampling=SamplingParams(max_tokens=settings.max_tokens),
     )
     return App(settings, store, engine, ChatService(store, engine, options))

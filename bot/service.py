@@ -22,9 +22,11 @@ from engines import (
     ReplyRequest,
     SamplingParams,
 )
-from persona import DEFAULT_PERSONA, Persona, build_conversation
+from persona import GLOBAL_SYSTEM_PROMPT, Lorebook, build_conversation, pick_greeting
 
+from .personas import PersonaChoice, Personas
 from .storage import ChannelState, Store, StoredMessage
+from .storage.library import Library
 
 log = logging.getLogger(__name__)
 EMPTY_HINT = "(Say something and I'll answer — an empty message gets no reply.)"
@@ -58,7 +60,8 @@ class Reply:
 class ServiceOptions:
     default_mode: str = "uniform"
     history_limit: int = 200
-    persona: Persona = DEFAULT_PERSONA
+    bot_name: str = "Blendbot"
+    global_system: str = GLOBAL_SYSTEM_PROMPT
     sampling: SamplingParams = field(default_factory=SamplingParams)
 
 
@@ -73,6 +76,8 @@ class ChatService:
         self.store = store
         self.engine = engine
         self.options = options
+        self.library = Library(store)
+        self.personas = Personas(self.library, options.bot_name)
 
     def blend_of(self, channel: ChannelState) -> BlendSettings:
         return BlendSettings(
@@ -107,6 +112,34 @@ class ChatService:
             weights=dict(wanted.weights) or None,
         )
 
+    async def set_persona(self, channel: ChannelState, name: str) -> PersonaChoice:
+        """Give a channel a persona by name or id; `LookupError` names the choices."""
+        choice = await self.personas.find(name)
+        if choice is None:
+            names = ", ".join(p.name for p in await self.personas.all())
+            raise LookupError(f"no persona named '{name}' (choose from {names})")
+        await self.store.update_channel(channel.id, persona=choice.ref)
+        return choice
+
+    async def persona_of(self, channel: ChannelState) -> PersonaChoice:
+        return await self.personas.for_ref(channel.persona)
+
+    async def reset(self, channel: ChannelState) -> None:
+        """Start this channel's conversation afresh (stored messages stay for analytics)."""
+        await self.store.reset_channel(channel.id)
+
+    async def greet(self, msg: IncomingMessage) -> Reply | None:
+        """The persona's greeting if the channel's conversation is just starting, stored."""
+        channel = await self.channel(msg)
+        if await self.store.history(channel.id, limit=1):
+            return None
+        choice = await self.persona_of(channel)
+        text = pick_greeting(choice.card, msg.user_name, self.engine.rng)
+        if text is None:
+            return None
+        message_id = await self.store.add_message(channel.id, "assistant", text, mode="greeting")
+        return Reply("reply", text, None, message_id)
+
     async def history(self, platform: str, channel_id: str) -> list[StoredMessage]:
         channel = await self.store.find_channel(platform, channel_id)
         return await self.store.history(channel.id) if channel else []
@@ -124,7 +157,14 @@ class ChatService:
         except BlendError as exc:
             return Reply("error", f"This channel's blend cannot answer: {exc}")
         history = await self.store.history(channel.id, self.options.history_limit)
-        conversation = build_conversation(self.options.persona, [_chat(m) for m in history])
+        choice = await self.persona_of(channel)
+        books: list[Lorebook] = []
+        if channel.lorebook_id is not None:
+            stored = await self.library.lorebook(channel.lorebook_id)
+            books = [stored.book] if stored else []
+        conversation = build_conversation(
+            choice.card, [_chat(m) for m in history], self.options.global_system, books
+        )
         params = (params or SamplingParams()).over(self.options.sampling)
         return _Turn(channel, ReplyRequest(f"{msg.platform}:{msg.channel_id}", conversation,
                                            blend, params))

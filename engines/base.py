@@ -40,17 +40,35 @@ class SamplingParams:
 
 
 @dataclass(frozen=True, slots=True)
+class LoreText:
+    """A lorebook entry that matched: inserted by `order` if the token budget allows."""
+
+    content: str
+    order: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Conversation:
     """What a model answers: a system part, the history, and who the bot is.
 
     `history` is oldest first and ends with the turn being answered. `bot_name` is used by
-    transcript prompts and to strip a model echoing its own name.
+    transcript prompts and to strip a model echoing its own name. `lore` (most important
+    first) is kept within `lore_budget` tokens of the answering model; `examples` are example
+    dialogues, the first thing dropped when the context is tight.
     """
 
     system: str
     history: Sequence[ChatMessage]
     bot_name: str = "Assistant"
     post_history: str = ""
+    examples: tuple[str, ...] = ()
+    lore: tuple[LoreText, ...] = ()
+    lore_budget: int | None = None
+
+    def system_text(self) -> str:
+        """System part, then lore, then example dialogues."""
+        parts = [self.system, *(entry.content for entry in self.lore), *self.examples]
+        return "\n\n".join(p for p in parts if p.strip())
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +82,7 @@ class Generation:
     latency_s: float
     finish_reason: str = "stop"
     notices: tuple[str, ...] = field(default=())
+    failed_over_from: tuple[str, ...] = field(default=())  # models that failed this reply first
 
 
 class ModelError(RuntimeError):
@@ -94,15 +113,37 @@ class ChatModel(abc.ABC):
     async def count_tokens(self, text: str) -> int:
         """Tokens `text` takes with this model's own tokenizer."""
 
+    @property
+    def max_parallel(self) -> int:
+        """Generations this model serves at once (more wait their turn in the engine)."""
+        return 1 if self.is_local else 16
+
+    @property
+    def max_queue(self) -> int | None:
+        """Requests that may wait for this model before new ones are told it is busy."""
+        return None
+
     @abc.abstractmethod
-    async def generate(self, conversation: Conversation, params: SamplingParams) -> Generation:
-        """Answer the last turn of `conversation`."""
+    async def generate(
+        self, conversation: Conversation, params: SamplingParams, *, channel: str | None = None
+    ) -> Generation:
+        """Answer the last turn of `conversation`.
+
+        `channel` names the conversation so a backend can keep per-channel state (a KV cache).
+        """
 
     @abc.abstractmethod
     def stream(
-        self, conversation: Conversation, params: SamplingParams
+        self, conversation: Conversation, params: SamplingParams, *, channel: str | None = None
     ) -> AsyncIterator[str | Generation]:
         """Yield text pieces as they are produced, then the final `Generation`."""
+
+    async def probe(self) -> None:
+        """Raise if the model cannot answer right now (by default: a one-token generation)."""
+        await self.generate(
+            Conversation("", [ChatMessage("user", "Hi")]),
+            SamplingParams(max_tokens=1, temperature=0.0, seed=0),
+        )
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release weights, sockets, threads."""

@@ -1,7 +1,8 @@
 """Fit a conversation into one model's context window, measured with that model's tokenizer.
 
-The system part and the newest turns are kept; the oldest turns go first; the reply budget is
-reserved. A last turn too long on its own is cut, with a notice for the user.
+Matched lore is kept within its token budget; then, when the prompt is too long, example
+dialogues go first, then the oldest turns; the system part and the newest turn stay and the
+reply budget is reserved. A last turn too long on its own is cut, with a notice for the user.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from .base import Conversation
+from .base import Conversation, LoreText
 from .prompts import PromptFormat, RenderedPrompt
 
 MIN_MESSAGE_TOKENS = 16
@@ -30,6 +31,22 @@ class FittedPrompt:
     notices: tuple[str, ...]
 
 
+def select_lore(conversation: Conversation, tokenizer: Tokenizer, n_ctx: int) -> Conversation:
+    """Keep the most important matched lore within its token budget, in insertion order."""
+    if not conversation.lore:
+        return conversation
+    budget = min(conversation.lore_budget or n_ctx // 4, n_ctx // 2)
+    chosen: list[LoreText] = []
+    used = 0
+    for entry in conversation.lore:  # most important first
+        cost = len(tokenizer.encode(entry.content))
+        if used + cost <= budget:
+            chosen.append(entry)
+            used += cost
+    chosen.sort(key=lambda e: e.order)
+    return replace(conversation, lore=tuple(chosen))
+
+
 def reply_budget(n_ctx: int, max_tokens: int) -> int:
     """Tokens reserved for the reply: what was asked, but never more than half the window."""
     return max(1, min(max_tokens, n_ctx // 2))
@@ -44,6 +61,7 @@ def fit_conversation(
 ) -> FittedPrompt:
     """Drop the oldest turns (binary search) until prompt + reply fit in `n_ctx`."""
     budget = n_ctx - reply_budget(n_ctx, max_tokens) - 1  # 1 spare for a BOS token
+    conversation = select_lore(conversation, tokenizer, n_ctx)
     history = list(conversation.history)
     notices: list[str] = []
 
@@ -54,6 +72,13 @@ def fit_conversation(
     rendered, tokens = attempt(conversation)
     if len(tokens) <= budget:
         return FittedPrompt(rendered, tokens, conversation, 0, ())
+
+    # Example dialogues go first, the last block first.
+    while conversation.examples:
+        conversation = replace(conversation, examples=conversation.examples[:-1])
+        rendered, tokens = attempt(conversation)
+        if len(tokens) <= budget:
+            return FittedPrompt(rendered, tokens, conversation, 0, ())
 
     # Smallest number of oldest turns to drop so the rest fits; the last turn always stays.
     lo, hi = 1, max(len(history) - 1, 0)
@@ -75,7 +100,7 @@ def fit_conversation(
     # Only the newest turn is left and it still does not fit: cut the system part if it alone
     # hogs the window, then cut the turn itself to what is left.
     dropped = max(len(history) - 1, 0)
-    conv = replace(conversation, history=history[dropped:])
+    conv = replace(conversation, history=history[dropped:], lore=())
     if history:
         conv, notes = _cut_last_turn(conv, fmt, tokenizer, budget)
         notices.extend(notes)

@@ -71,13 +71,14 @@ class ChatTemplateFormat(PromptFormat):
                 turns[-1]["content"] += "\n" + content  # templates want alternating roles
             else:
                 turns.append({"role": message.role, "content": content})
-        if conversation.system:
+        system = conversation.system_text()
+        if system:
             if not fold_system:
-                return [{"role": "system", "content": conversation.system}, *turns]
+                return [{"role": "system", "content": system}, *turns]
             if turns and turns[0]["role"] == "user":
-                turns[0]["content"] = f"{conversation.system}\n\n{turns[0]['content']}"
+                turns[0]["content"] = f"{system}\n\n{turns[0]['content']}"
             else:
-                turns.insert(0, {"role": "user", "content": conversation.system})
+                turns.insert(0, {"role": "user", "content": system})
         return turns
 
     def render(self, conversation: Conversation) -> RenderedPrompt:
@@ -104,7 +105,8 @@ class TranscriptFormat(PromptFormat):
                 lines.append(f"{name}: {message.content}")
             else:
                 lines.append(message.content)
-        head = f"{conversation.system}\n\n" if conversation.system else ""
+        system = conversation.system_text()
+        head = f"{system}\n\n" if system else ""
         text = head + "\n".join(lines) + f"\n{conversation.bot_name}:"
         stop = (*sorted(f"\n{name}:" for name in speakers), "\n\n")
         return RenderedPrompt(text, stop, added_special=False)

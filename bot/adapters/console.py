@@ -34,8 +34,9 @@ def incoming(options: ConsoleOptions, text: str) -> IncomingMessage:
 def one_line(reply: Reply, show_model: bool) -> str:
     """A reply on a single line: newlines escaped as `\\n`, `[model-id] ` first if asked."""
     text = reply.text.replace("\r", "").replace("\n", "\\n")
-    if show_model and reply.model_id:
-        return f"[{reply.model_id}] {text}"
+    tag = reply.model_id or ("greeting" if reply.kind == "reply" else None)
+    if show_model and tag:
+        return f"[{tag}] {text}"
     return text
 
 
@@ -43,6 +44,9 @@ async def run_piped(service: ChatService, options: ConsoleOptions,
                     stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """Read one message per line; print exactly one line per message. Returns an exit code."""
     failures = 0
+    greeting = await service.greet(incoming(options, ""))
+    if greeting is not None:
+        print(one_line(greeting, options.show_model), file=stdout, flush=True)
     while True:
         line = await asyncio.to_thread(stdin.readline)
         if not line:
@@ -56,7 +60,13 @@ async def run_piped(service: ChatService, options: ConsoleOptions,
 
 async def run_repl(service: ChatService, options: ConsoleOptions) -> int:
     """Interactive chat on a terminal, streaming each reply as it is written."""
-    print(f"blendbot — channel '{options.channel}'. Type /quit to leave.", flush=True)
+    channel = await service.channel(incoming(options, ""))
+    name = (await service.persona_of(channel)).name
+    print(f"blendbot — channel '{options.channel}', talking to {name}. "
+          "/reset starts over, /quit leaves.", flush=True)
+    greeting = await service.greet(incoming(options, ""))
+    if greeting is not None:
+        print(f"{name}> {greeting.text}", flush=True)
     while True:
         try:
             text = await asyncio.to_thread(input, f"{options.user_name}> ")
@@ -65,11 +75,18 @@ async def run_repl(service: ChatService, options: ConsoleOptions) -> int:
             return 0
         if text.strip() in QUIT:
             return 0
+        if text.strip() == "/reset":
+            await service.reset(channel)
+            print("(conversation reset)", flush=True)
+            greeting = await service.greet(incoming(options, ""))
+            if greeting is not None:
+                print(f"{name}> {greeting.text}", flush=True)
+            continue
         started = False
         async for item in service.stream(incoming(options, text), options.params):
             if isinstance(item, str):
                 if not started:
-                    print(f"{service.options.persona.name}> ", end="", flush=True)
+                    print(f"{name}> ", end="", flush=True)
                     started = True
                 print(item, end="", flush=True)
                 continue

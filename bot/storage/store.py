@@ -9,7 +9,7 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event, select, update
+from sqlalchemy import event, func, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -35,6 +35,8 @@ class ChannelState:
     model_id: str | None
     weights: dict[str, float] | None
     persona: str | None
+    lorebook_id: int | None = None
+    reset_after_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +71,7 @@ def _channel_state(row: Channel) -> ChannelState:
     return ChannelState(
         row.id, row.community_id, row.platform, row.external_id, row.name,
         row.mode, row.model_id, dict(row.weights) if row.weights else None, row.persona,
+        row.lorebook_id, row.reset_after_id,
     )
 
 
@@ -160,8 +163,8 @@ class Store:
             return _channel_state(row) if row else None
 
     async def update_channel(self, channel_id: int, **values: Any) -> ChannelState:
-        """Set blend settings (`mode`, `model_id`, `weights`, `persona`) of one channel."""
-        allowed = {"mode", "model_id", "weights", "persona", "name"}
+        """Set settings (`mode`, `model_id`, `weights`, `persona`, `lorebook_id`) of a channel."""
+        allowed = {"mode", "model_id", "weights", "persona", "lorebook_id", "name"}
         bad = set(values) - allowed
         if bad:
             raise ValueError(f"not a channel setting: {', '.join(sorted(bad))}")
@@ -185,14 +188,37 @@ class Store:
             await s.commit()
             return int(row.id)
 
-    async def history(self, channel_id: int, limit: int | None = None) -> list[StoredMessage]:
-        """The channel's messages, oldest first (the newest `limit` if given)."""
+    async def reset_channel(self, channel_id: int) -> None:
+        """Start the conversation afresh; earlier messages stay stored for analytics."""
+        async with self.session() as s:
+            last = await s.scalar(
+                select(func.max(Message.id)).where(Message.channel_id == channel_id)
+            )
+            await s.execute(
+                update(Channel).where(Channel.id == channel_id).values(reset_after_id=last or 0)
+            )
+            await s.commit()
+
+    async def history(
+        self, channel_id: int, limit: int | None = None, *, since_reset: bool = True
+    ) -> list[StoredMessage]:
+        """The channel's conversation, oldest first (the newest `limit` if given).
+
+        With `since_reset` (the default) only messages after the last reset are returned.
+        """
         query = (
             select(Message, User.display_name)
             .outerjoin(User, Message.user_id == User.id)
             .where(Message.channel_id == channel_id)
             .order_by(Message.id.desc())
         )
+        if since_reset:
+            marker = (
+                select(func.coalesce(Channel.reset_after_id, 0))
+                .where(Channel.id == channel_id)
+                .scalar_subquery()
+            )
+            query = query.where(Message.id > marker)
         if limit is not None:
             query = query.limit(limit)
         async with self.session() as s:

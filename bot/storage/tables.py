@@ -11,6 +11,7 @@ from sqlalchemy import (
     DateTime,
     ForeignKey,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -71,7 +72,35 @@ class Channel(Base):
     mode: Mapped[str | None] = mapped_column(String(16), default=None)  # None: the default
     model_id: Mapped[str | None] = mapped_column(String(64), default=None)
     weights: Mapped[dict[str, float] | None] = mapped_column(JSON, default=None)
-    persona: Mapped[str | None] = mapped_column(String(100), default=None)
+    persona: Mapped[str | None] = mapped_column(String(100), default=None)  # a persona ref
+    lorebook_id: Mapped[int | None] = mapped_column(
+        ForeignKey("lorebooks.id", ondelete="SET NULL"), default=None
+    )
+    reset_after_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PersonaRow(Base):
+    """A character card imported by an admin (bundled personas are not stored)."""
+
+    __tablename__ = "personas"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    spec: Mapped[str] = mapped_column(String(32))  # the spec it was imported from
+    card: Mapped[dict[str, Any]] = mapped_column(JSON)  # V2 JSON object
+    avatar: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LorebookRow(Base):
+    """A standalone lorebook (SillyTavern World Info) that channels can attach."""
+
+    __tablename__ = "lorebooks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), index=True)
+    book: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

@@ -1,14 +1,33 @@
 from __future__ import annotations
 
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from bot.storage import Store
 
 
 async def test_schema_is_made_by_migrations(store: Store) -> None:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from bot.storage.store import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
     async with store.engine.connect() as conn:
         version = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
-    assert version == "0001"
+        tables = set(await conn.run_sync(lambda c: inspect(c).get_table_names()))
+    assert version == head
+    assert {"communities", "channels", "users", "messages", "personas", "lorebooks"} <= tables
+
+
+async def test_reset_hides_earlier_turns_but_keeps_them(store: Store) -> None:
+    ch = await store.ensure_channel("console", "console", "console", "demo", "demo")
+    await store.add_message(ch.id, "user", "before")
+    await store.reset_channel(ch.id)
+    await store.add_message(ch.id, "user", "after")
+    assert [m.text for m in await store.history(ch.id)] == ["after"]
+    assert [m.text for m in await store.history(ch.id, since_reset=False)] == ["before", "after"]
 
 
 async def test_channels_and_users_are_created_once(store: Store) -> None:
