@@ -12,6 +12,7 @@ from typing import NoReturn
 
 from engines import ALL_MODES, BlendError, ModelError, SamplingParams
 
+from . import cli_persona
 from .config import DRAW_MODES, ConfigError, Settings, load_settings
 
 log = logging.getLogger("blendbot")
@@ -38,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     chat.add_argument("--max-tokens", type=int, help="longest reply in tokens")
     chat.add_argument("--show-model", action="store_true", help="prefix replies with [model-id]")
     chat.add_argument("--user", default="User", help="your display name (default User)")
+    chat.add_argument("--persona", help="talk to this persona (name or id; saved for the channel)")
+    chat.add_argument("--lorebook", help="attach an imported lorebook (name or id) to the channel")
 
     history = sub.add_parser("history", help="print a stored conversation")
     history.add_argument("channel")
@@ -47,6 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("--json", action="store_true")
 
     sub.add_parser("run", help="start the service (console chat when no platform token is set)")
+    cli_persona.add_parsers(sub)
 
     bench = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
     bench.add_argument("name", choices=_bench_names())
@@ -68,7 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return asyncio.run(_dispatch(args, settings))
-    except UsageError as exc:
+    except (UsageError, cli_persona.PersonaUsageError) as exc:
         print(f"blendbot: error: {exc}", file=sys.stderr)
         return 2
     except (ConfigError, ModelError, BlendError) as exc:
@@ -87,6 +91,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await run_bench(args.name, settings, runs=args.runs, json_only=args.json)
     if args.command == "run":
         return await _run(settings)
+    if args.command in ("persona", "lorebook"):
+        return await cli_persona.run(args, settings)
     if args.command == "history":
         return await _history(settings, args.channel, args.json)
     return await _chat(settings, args)
@@ -111,11 +117,23 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
     )
     app = await build_app(settings, seed=args.seed)
     try:
+        service = app.service
+        channel = await service.channel(incoming(options, ""))
         if args.mode or args.model:
-            channel = await app.service.channel(incoming(options, ""))
             mode = args.mode or ("single" if args.model else None)
-            await app.service.set_blend(channel, mode=mode, model_id=args.model)
-        return await run_console(app.service, options)
+            await service.set_blend(channel, mode=mode, model_id=args.model)
+        if args.persona:
+            try:
+                await service.set_persona(channel, args.persona)
+            except LookupError as exc:
+                raise UsageError(str(exc).strip("'\"")) from None
+        if args.lorebook:
+            book = await service.library.lorebook(args.lorebook)
+            if book is None:
+                names = ", ".join(b.name for b in await service.library.lorebooks()) or "none"
+                raise UsageError(f"no lorebook named '{args.lorebook}' (imported: {names})")
+            await service.store.update_channel(channel.id, lorebook_id=book.id)
+        return await run_console(service, options)
     finally:
         await app.close()
 

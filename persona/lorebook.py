@@ -1,7 +1,7 @@
 """Lorebooks: V2 `character_book` and SillyTavern World Info, and the keyword scan.
 
 An entry is in the prompt when it is enabled and either constant or one of its keys occurs
-(as a whole word) in the last `scan_depth` messages; a `selective` entry also needs one of its
+at the start of a word (so "beast" also finds "beasts") in the last `scan_depth` messages; a `selective` entry also needs one of its
 `secondary_keys`. The answering model keeps what fits its token budget, most important first
 (higher `priority`, then lower `insertion_order`), and inserts them by `insertion_order`.
 """
@@ -119,7 +119,7 @@ def _any_key(keys: Sequence[str], text: str, case_sensitive: bool) -> bool:
     flags = 0 if case_sensitive else re.IGNORECASE
     for key in keys:
         key = key.strip()
-        if key and re.search(rf"(?<!\w){re.escape(key)}(?!\w)", text, flags):
+        if key and re.search(rf"(?<!\w){re.escape(key)}", text, flags):
             return True
     return False
 

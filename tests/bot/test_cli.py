@@ -3,42 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from engines.llamacpp import LlamaCppModel
+from tests.clirun import blendbot
 
 SCRIPT = "Hi!\nWho are you?\nTell me a story about the sea.\nWhy?\nThanks!\nBye\n"
-
-
-@pytest.fixture
-def data_dir(tmp_path: Path, model_dir: Path, gemma: LlamaCppModel) -> Path:
-    """A fresh data dir whose models/ is the session's (Gemma assembled once)."""
-    gemma.source.resolve()
-    data = tmp_path / "data"
-    data.mkdir()
-    (data / "models").symlink_to(model_dir / "models", target_is_directory=True)
-    return data
-
-
-def blendbot(data_dir: Path, *args: str, stdin: str = "", config: str | None = None,
-             timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BLENDBOT_")}
-    env.pop("DISCORD_TOKEN", None)
-    env.pop("TELEGRAM_TOKEN", None)
-    env["BLENDBOT_DATA_DIR"] = str(data_dir)
-    if config is not None:
-        path = data_dir / "blendbot.toml"
-        path.write_text(config)
-        env["BLENDBOT_CONFIG"] = str(path)
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], input=stdin, capture_output=True, text=True,
-        env=env, cwd=data_dir, timeout=timeout, check=False,
-    )
 
 
 @pytest.mark.model
