@@ -198,7 +198,7 @@ def fit_retention(
             None,
             0,
             users,
-            f"only {users} new users in the period (need {min_users})",
+            f"only {users} new users in the period; {min_users} needed",
         )
     days = np.arange(1, c.max_day + 1)
     n, a = _counts(c, np.ones(users))
@@ -212,8 +212,8 @@ def fit_retention(
             None,
             points,
             users,
-            f"retention measurable on only {points} days after first visit (need {min_points}"
-            f" days with at least {min_point_users} users observed and someone returning)",
+            f"retention measurable on only {points} days after the first visit; {min_points}"
+            f" needed, each with {min_point_users} users observed and someone returning",
         )
     intercept, slope, stderr = fit
     rng = np.random.default_rng(seed)
