@@ -48,5 +48,7 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
         bot_name=settings.bot_name,
         global_system=settings.system_prompt or GLOBAL_SYSTEM_PROMPT,
         sampling=SamplingParams(max_tokens=settings.max_tokens),
+        rate_limit=settings.rate_limit,
+        rate_window_s=settings.rate_window_s,
     )
     return App(settings, store, engine, ChatService(store, engine, options))

@@ -53,6 +53,20 @@ class Settings(BaseSettings):
     history_limit: int = Field(default=200, ge=1)
     local_concurrency: int | None = Field(default=None, ge=1)
     log_level: str = "WARNING"
+    rate_limit: int = Field(default=6, ge=1)  # messages per user ...
+    rate_window_s: float = Field(default=30.0, gt=0)  # ... per this many seconds
+
+    # Discord (DISCORD_TOKEN from the environment)
+    discord_api_url: str = "https://discord.com/api/v10"
+    discord_gateway_url: str | None = None
+    discord_shards: str = "all"  # "all" or "A-B/N": this process runs shards A..B of N
+    discord_dev_guild: int | None = None  # sync commands to this guild only (fast)
+
+    # Telegram (TELEGRAM_TOKEN from the environment)
+    telegram_api_url: str = "https://api.telegram.org/bot"
+    telegram_webhook_url: str | None = None  # set: webhook mode instead of long polling
+    telegram_webhook_listen: str = "0.0.0.0"
+    telegram_webhook_port: int = 8443
     models: list[ModelSpec] = Field(default_factory=lambda: list(DEFAULT_MODELS))
 
     # Secrets: environment only (plain names, as the platforms' docs use them).

@@ -25,7 +25,9 @@ from engines import (
 from persona import GLOBAL_SYSTEM_PROMPT, Lorebook, build_conversation, pick_greeting
 
 from .personas import PersonaChoice, Personas
+from .ratelimit import RateLimiter
 from .storage import ChannelState, Store, StoredMessage
+from .storage.feedback import FeedbackKind, Replies
 from .storage.library import Library
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,9 @@ class ServiceOptions:
     bot_name: str = "Blendbot"
     global_system: str = GLOBAL_SYSTEM_PROMPT
     sampling: SamplingParams = field(default_factory=SamplingParams)
+    rate_limit: int = 6  # messages per user ...
+    rate_window_s: float = 30.0  # ... in this many seconds
+    rate_limit_exempt: tuple[str, ...] = ("console",)  # platforms without a limit
 
 
 @dataclass(slots=True)
@@ -78,6 +83,8 @@ class ChatService:
         self.options = options
         self.library = Library(store)
         self.personas = Personas(self.library, options.bot_name)
+        self.replies = Replies(store)
+        self.limiter = RateLimiter(options.rate_limit, options.rate_window_s)
 
     def blend_of(self, channel: ChannelState) -> BlendSettings:
         return BlendSettings(
@@ -148,15 +155,26 @@ class ChatService:
         text = msg.text.strip()
         if not text:
             return Reply("hint", EMPTY_HINT)
+        if msg.platform not in self.options.rate_limit_exempt:
+            wait = self.limiter.check((msg.platform, msg.user_id))
+            if wait:
+                return Reply("hint", (
+                    f"Slow down a little, {msg.user_name}: at most {self.options.rate_limit} "
+                    f"messages every {self.options.rate_window_s:g} s. "
+                    f"Try again in {max(1, round(wait))} s."))
         channel = await self.channel(msg)
         user_id = await self.store.ensure_user(msg.platform, msg.user_id, msg.user_name)
         await self.store.add_message(channel.id, "user", text, user_id=user_id)  # committed
+        history = await self.store.history(channel.id, self.options.history_limit)
+        return await self._turn(channel, history, params, f"{msg.platform}:{msg.channel_id}")
+
+    async def _turn(self, channel: ChannelState, history: list[StoredMessage],
+                    params: SamplingParams | None, key: str) -> _Turn | Reply:
         blend = self.blend_of(channel)
         try:
             self.engine.check(blend)
         except BlendError as exc:
             return Reply("error", f"This channel's blend cannot answer: {exc}")
-        history = await self.store.history(channel.id, self.options.history_limit)
         choice = await self.persona_of(channel)
         books: list[Lorebook] = []
         if channel.lorebook_id is not None:
@@ -166,8 +184,7 @@ class ChatService:
             choice.card, [_chat(m) for m in history], self.options.global_system, books
         )
         params = (params or SamplingParams()).over(self.options.sampling)
-        return _Turn(channel, ReplyRequest(f"{msg.platform}:{msg.channel_id}", conversation,
-                                           blend, params))
+        return _Turn(channel, ReplyRequest(key, conversation, blend, params))
 
     async def _finish(self, turn: _Turn, generation: Generation) -> Reply:
         text = generation.text or "…"
@@ -179,6 +196,43 @@ class ChatService:
             latency_ms=round(generation.latency_s * 1000),
         )  # committed before the adapter sends it
         return Reply("reply", text, generation.model_id, message_id, generation.notices, generation)
+
+    async def regenerate(self, msg: IncomingMessage, reply_id: int,
+                         params: SamplingParams | None = None) -> Reply:
+        """Draw the latest reply again under the channel's mode; the old one is replaced.
+
+        `msg` says who asked and where (its text is ignored). The request is stored as
+        regenerate feedback on the old reply, tied to the model that wrote it.
+        """
+        channel = await self.channel(msg)
+        history = await self.store.history(channel.id, self.options.history_limit)
+        if not history or history[-1].id != reply_id or history[-1].role != "assistant":
+            return Reply("hint", "Only the latest reply can be regenerated.")
+        if history[-1].model_id is None:
+            return Reply("hint", "A greeting cannot be regenerated.")
+        user_id = await self.store.ensure_user(msg.platform, msg.user_id, msg.user_name)
+        await self.replies.add_feedback(reply_id, user_id, "regenerate")
+        turn = await self._turn(channel, history[:-1], params,
+                                f"{msg.platform}:{msg.channel_id}")
+        if isinstance(turn, Reply):
+            return turn
+        try:
+            generation = await self.engine.reply(turn.request)
+        except Exception as exc:
+            return _failure(exc)
+        reply = await self._finish(turn, generation)
+        assert reply.message_id is not None
+        await self.replies.mark_replaced(reply_id, reply.message_id)
+        return reply
+
+    async def feedback(self, msg: IncomingMessage, reply_id: int, kind: FeedbackKind,
+                       *, remove: bool = False) -> bool:
+        """Store (or withdraw) 👍/👎 from the user in `msg` on a reply."""
+        user_id = await self.store.ensure_user(msg.platform, msg.user_id, msg.user_name)
+        if remove:
+            await self.replies.remove_feedback(reply_id, user_id, kind)
+            return True
+        return await self.replies.add_feedback(reply_id, user_id, kind)
 
     async def handle(self, msg: IncomingMessage, params: SamplingParams | None = None) -> Reply:
         """Answer one message (no streaming)."""

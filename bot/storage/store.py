@@ -37,6 +37,8 @@ class ChannelState:
     persona: str | None
     lorebook_id: int | None = None
     reset_after_id: int | None = None
+    answer_all: bool = False
+    disclose: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +73,7 @@ def _channel_state(row: Channel) -> ChannelState:
     return ChannelState(
         row.id, row.community_id, row.platform, row.external_id, row.name,
         row.mode, row.model_id, dict(row.weights) if row.weights else None, row.persona,
-        row.lorebook_id, row.reset_after_id,
+        row.lorebook_id, row.reset_after_id, bool(row.answer_all), bool(row.disclose),
     )
 
 
@@ -164,7 +166,8 @@ class Store:
 
     async def update_channel(self, channel_id: int, **values: Any) -> ChannelState:
         """Set settings (`mode`, `model_id`, `weights`, `persona`, `lorebook_id`) of a channel."""
-        allowed = {"mode", "model_id", "weights", "persona", "lorebook_id", "name"}
+        allowed = {"mode", "model_id", "weights", "persona", "lorebook_id", "name",
+                   "answer_all", "disclose"}
         bad = set(values) - allowed
         if bad:
             raise ValueError(f"not a channel setting: {', '.join(sorted(bad))}")
@@ -209,7 +212,7 @@ class Store:
         query = (
             select(Message, User.display_name)
             .outerjoin(User, Message.user_id == User.id)
-            .where(Message.channel_id == channel_id)
+            .where(Message.channel_id == channel_id, Message.replaced_by_id.is_(None))
             .order_by(Message.id.desc())
         )
         if since_reset:

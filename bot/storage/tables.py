@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     DateTime,
     ForeignKey,
     Integer,
@@ -77,6 +78,8 @@ class Channel(Base):
         ForeignKey("lorebooks.id", ondelete="SET NULL"), default=None
     )
     reset_after_id: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    answer_all: Mapped[bool] = mapped_column(Boolean, default=False)  # not only mentions
+    disclose: Mapped[bool] = mapped_column(Boolean, default=False)  # name the model
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -133,3 +136,35 @@ class Message(Base):
     prompt_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     completion_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
+    replaced_by_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # regenerated
+
+
+class Feedback(Base):
+    """👍, 👎 or regenerate on one bot reply, tied to the model that wrote it."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (UniqueConstraint("message_id", "user_id", "kind"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(String(16))  # up | down | regenerate
+    model_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class Delivery(Base):
+    """A platform message that carries (part of) a stored message: for reactions and edits."""
+
+    __tablename__ = "deliveries"
+    __table_args__ = (UniqueConstraint("platform", "platform_message_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    message_id: Mapped[int] = mapped_column(
+        ForeignKey("messages.id", ondelete="CASCADE"), index=True
+    )
+    platform: Mapped[str] = mapped_column(String(16))
+    platform_message_id: Mapped[str] = mapped_column(String(64))
+    part: Mapped[int] = mapped_column(Integer, default=0)

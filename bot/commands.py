@@ -1,0 +1,190 @@
+"""The platform-neutral command layer: `/blend …`, `/persona …`, `/reset`, `/stats`.
+
+Adapters parse the platform's command, fill a `CommandContext` (including whether the user
+is an admin there) and render the `CommandResult`; the meaning lives only here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from engines import ALL_MODES, BlendError
+from engines.policies import parse_weights
+from persona import CardError, load_card
+
+from .service import ChatService, IncomingMessage
+from .storage import ChannelState
+
+ADMIN_ONLY = "Only admins can change this channel's settings; nothing was changed."
+
+
+@dataclass(frozen=True, slots=True)
+class CommandContext:
+    """Who runs a command, where, and whether they may change settings there."""
+
+    where: IncomingMessage  # platform, community, channel and user; text unused
+    is_admin: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CommandResult:
+    text: str
+    ok: bool = True  # False: refused or invalid (Discord shows it only to the user)
+    greeting: str | None = None  # a persona greeting to post in the channel
+
+
+def _refuse(text: str) -> CommandResult:
+    return CommandResult(text, ok=False)
+
+
+def _on_off(value: str) -> bool | None:
+    return {"on": True, "off": False}.get(value.strip().lower())
+
+
+class Commands:
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+
+    async def _channel(self, ctx: CommandContext) -> ChannelState:
+        return await self.service.channel(ctx.where)
+
+    # ---- /blend ---------------------------------------------------------------------------
+
+    async def blend_mode(self, ctx: CommandContext, mode: str,
+                         model: str | None = None) -> CommandResult:
+        if not ctx.is_admin:
+            return _refuse(ADMIN_ONLY)
+        mode = mode.strip().lower()
+        if mode not in ALL_MODES:
+            return _refuse(f"Unknown mode '{mode}'. Modes: {', '.join(self.service.engine.modes)}.")
+        model_id = model.strip() if model else None
+        if mode == "single" and model_id is None:
+            model_id = self.service.engine.model_ids[0]
+        try:
+            channel = await self.service.set_blend(
+                await self._channel(ctx), mode=mode,
+                model_id=model_id if mode == "single" else None)
+        except BlendError as exc:
+            return _refuse(f"Cannot use that: {exc}.")
+        detail = f" ({channel.model_id})" if mode == "single" else ""
+        return CommandResult(f"Blend mode is now {mode}{detail}.")
+
+    async def blend_models(self, ctx: CommandContext) -> CommandResult:
+        engine = self.service.engine
+        lines = [f"• {m} (default weight {engine.default_weights.get(m, 1.0):g})"
+                 for m in engine.model_ids]
+        return CommandResult("Models in this blend:\n" + "\n".join(lines))
+
+    async def blend_weights(self, ctx: CommandContext, spec: str) -> CommandResult:
+        if not ctx.is_admin:
+            return _refuse(ADMIN_ONLY)
+        try:
+            weights = parse_weights(spec)
+            channel = await self.service.set_blend(
+                await self._channel(ctx), mode="weighted", weights=weights)
+        except BlendError as exc:
+            return _refuse(f"Cannot use those weights: {exc}.")
+        shown = ", ".join(f"{k}={v:g}" for k, v in (channel.weights or {}).items())
+        return CommandResult(f"Blend mode is now weighted: {shown}.")
+
+    async def blend_status(self, ctx: CommandContext) -> CommandResult:
+        channel = await self._channel(ctx)
+        blend = self.service.blend_of(channel)
+        persona = await self.service.persona_of(channel)
+        weights = blend.weights or self.service.engine.default_weights
+        lines = [
+            f"Mode: {blend.mode}"
+            + (f" ({blend.model_id or self.service.engine.model_ids[0]})"
+               if blend.mode == "single" else ""),
+            "Weights: " + ", ".join(f"{k}={v:g}" for k, v in weights.items()),
+            f"Persona: {persona.name}",
+            f"Answers: {'every message' if channel.answer_all else 'mentions and replies'}",
+            f"Disclose model: {'on' if channel.disclose else 'off'}",
+        ]
+        return CommandResult("\n".join(lines))
+
+    async def _flag(self, ctx: CommandContext, field: str, value: str,
+                    on_text: str, off_text: str) -> CommandResult:
+        if not ctx.is_admin:
+            return _refuse(ADMIN_ONLY)
+        flag = _on_off(value)
+        if flag is None:
+            return _refuse("Say on or off.")
+        channel = await self._channel(ctx)
+        await self.service.store.update_channel(channel.id, **{field: flag})
+        return CommandResult(on_text if flag else off_text)
+
+    async def blend_channel(self, ctx: CommandContext, value: str) -> CommandResult:
+        return await self._flag(ctx, "answer_all", value,
+                                "I'll answer every message in this channel.",
+                                "I'll answer only when mentioned or replied to.")
+
+    async def blend_disclose(self, ctx: CommandContext, value: str) -> CommandResult:
+        return await self._flag(ctx, "disclose", value,
+                                "Each reply will name the model that wrote it.",
+                                "Replies will no longer name their model.")
+
+    # ---- /persona -------------------------------------------------------------------------
+
+    async def persona_list(self, ctx: CommandContext) -> CommandResult:
+        current = await self.service.persona_of(await self._channel(ctx))
+        lines = [f"{'▶' if p.ref == current.ref else '•'} {p.name}"
+                 + (f" (#{p.ref.split(':', 1)[1]})" if p.source == "imported" else "")
+                 for p in await self.service.personas.all()]
+        return CommandResult("Personas:\n" + "\n".join(lines))
+
+    async def persona_set(self, ctx: CommandContext, name: str) -> CommandResult:
+        if not ctx.is_admin:
+            return _refuse(ADMIN_ONLY)
+        channel = await self._channel(ctx)
+        try:
+            choice = await self.service.set_persona(channel, name)
+        except LookupError as exc:
+            return _refuse(str(exc).strip("'\""))
+        greeting = await self.service.greet(ctx.where)
+        return CommandResult(f"This channel now talks to {choice.name}.",
+                             greeting=greeting.text if greeting else None)
+
+    async def persona_import(self, ctx: CommandContext, data: bytes,
+                             filename: str = "card") -> CommandResult:
+        if not ctx.is_admin:
+            return _refuse(ADMIN_ONLY)
+        try:
+            card, avatar = load_card(data)
+        except CardError as exc:
+            return _refuse(f"Cannot import {filename}: {exc}.")
+        ident, _ = await self.service.library.add_persona(card, avatar)
+        return CommandResult(f"Imported {card.name} (#{ident}). Use it with "
+                             f"/persona set {card.name}.")
+
+    # ---- /reset, /stats, greeting ---------------------------------------------------------
+
+    async def reset(self, ctx: CommandContext) -> CommandResult:
+        if not ctx.is_admin:
+            return _refuse(ADMIN_ONLY)
+        await self.service.reset(await self._channel(ctx))
+        greeting = await self.service.greet(ctx.where)
+        return CommandResult("Conversation cleared; I start afresh.",
+                             greeting=greeting.text if greeting else None)
+
+    async def stats(self, ctx: CommandContext) -> CommandResult:
+        channel = await self._channel(ctx)
+        replies = self.service.replies
+        here = await replies.stats(channel_id=channel.id)
+        everywhere = await replies.stats(community_id=channel.community_id)
+
+        def block(title: str, s) -> str:
+            share = ", ".join(f"{m} {p:.0%}" for m, p in s.model_share.items()) or "none yet"
+            return (f"{title}: {s.messages} messages ({s.user_messages} from {s.users} "
+                    f"users, {s.replies} replies). Models: {share}.")
+
+        return CommandResult(block("This channel", here) + "\n"
+                             + block("This community", everywhere))
+
+    async def start(self, ctx: CommandContext) -> CommandResult:
+        """A greeting for a new conversation, or a short hello."""
+        greeting = await self.service.greet(ctx.where)
+        if greeting is not None:
+            return CommandResult(greeting.text)
+        persona = await self.service.persona_of(await self._channel(ctx))
+        return CommandResult(f"Hi! I'm {persona.name}. Talk to me and I'll answer.")
