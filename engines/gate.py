@@ -1,7 +1,9 @@
-"""A process-wide limit on concurrent local generations, with fair turns between channels.
+"""Fair turns: a limit on concurrent generations, with waiting channels served round-robin.
 
+Used process-wide for local generation (CPU-bound) and once per model (its own queue).
 Waiting requests are grouped by channel and served round-robin, so a channel that sends ten
-messages in a row cannot make another channel wait for all ten.
+messages in a row cannot make another channel wait for all ten. A gate may bound its queue:
+beyond the bound a request is refused at once with `BusyError` instead of waiting.
 """
 
 from __future__ import annotations
@@ -12,15 +14,34 @@ from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from .base import ModelError
+
 
 def default_local_limit() -> int:
     """Concurrent local generations for this machine: 1 up to 4 cores, then one per 4 cores."""
     return max(1, (os.cpu_count() or 1) // 4)
 
 
+BUSY_MESSAGE = "I'm busy with other conversations right now; please try again in a moment"
+
+
+class BusyError(ModelError):
+    """Too many requests are already waiting; the message asks the user to try again later."""
+
+    def __init__(self, queue: str = "") -> None:
+        super().__init__(BUSY_MESSAGE)
+        self.queue = queue  # which queue was full, for logs
+
+
 class FairGate:
-    def __init__(self, limit: int | None = None) -> None:
+    """`limit` concurrent turns; at most `max_waiting` more wait (None: no bound)."""
+
+    def __init__(
+        self, limit: int | None = None, max_waiting: int | None = None, name: str = "local"
+    ) -> None:
         self.limit = limit or default_local_limit()
+        self.max_waiting = max_waiting
+        self.name = name
         self._active = 0
         self._waiting: OrderedDict[str, deque[asyncio.Future[None]]] = OrderedDict()
 
@@ -44,6 +65,8 @@ class FairGate:
         if self._active < self.limit and not self._waiting:
             self._active += 1
             return
+        if self.max_waiting is not None and self.waiting >= self.max_waiting:
+            raise BusyError(self.name)
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(channel, deque()).append(future)
         try:
