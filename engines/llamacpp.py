@@ -1,7 +1,9 @@
 """`llamacpp` backend: GGUF models on llama-cpp-python, loaded lazily and memory-mapped.
 
 Every blocking call (load, tokenize, generate) runs on the model's own single worker thread,
-so the event loop stays responsive and one loaded model runs one generation at a time.
+so the event loop stays responsive and one loaded model runs one generation at a time. Each
+channel's evaluated prefix is kept in RAM (`engines.kvcache`), so channels that take turns
+do not re-read their whole history.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from .base import ChatModel, Conversation, Generation, ModelError, SamplingParams
 from .fitting import FittedPrompt, fit_conversation, reply_budget
+from .kvcache import ChannelSwitch
 from .prompts import ChatTemplateFormat, PromptFormat, PromptFormatName, TranscriptFormat
 from .sources import ModelSource
+from .worker import Emit, stream_from_worker
 
 if TYPE_CHECKING:
     from llama_cpp import Llama
@@ -38,6 +42,8 @@ class LlamaCppOptions:
     n_threads: int | None = None
     n_gpu_layers: int = 0
     prompt_format: PromptFormatName = "chat_template"
+    kv_cache_bytes: int = 256 * 2**20  # per-channel KV states kept in RAM; 0: off
+    max_queue: int | None = None
 
 
 class _LlamaTokenizer:
@@ -67,10 +73,15 @@ class LlamaCppModel(ChatModel):
         self._llm: Llama | None = None
         self._format: PromptFormat | None = None
         self._tokenizer: _LlamaTokenizer | None = None
+        self.channels = ChannelSwitch(options.kv_cache_bytes)  # touched on the worker only
 
     @property
     def context_window(self) -> int:
         return self.options.n_ctx
+
+    @property
+    def max_queue(self) -> int | None:
+        return self.options.max_queue
 
     @property
     def loaded(self) -> bool:
@@ -167,9 +178,12 @@ class LlamaCppModel(ChatModel):
             )
         return fitted
 
-    def _complete(self, conversation: Conversation, params: SamplingParams) -> Generation:
+    def _complete(
+        self, conversation: Conversation, params: SamplingParams, channel: str | None
+    ) -> Generation:
         kwargs = self._params(params)
         fitted = self._fit(conversation, kwargs["max_tokens"])
+        self.channels.enter(self.llama, channel, fitted.tokens)
         started = time.perf_counter()
         try:
             out = self.llama.create_completion(
@@ -190,49 +204,31 @@ class LlamaCppModel(ChatModel):
             notices=fitted.notices,
         )
 
-    async def generate(self, conversation: Conversation, params: SamplingParams) -> Generation:
-        return await self._run(self._complete, conversation, params)
+    async def generate(
+        self, conversation: Conversation, params: SamplingParams, *, channel: str | None = None
+    ) -> Generation:
+        return await self._run(self._complete, conversation, params, channel)
 
     async def stream(
-        self, conversation: Conversation, params: SamplingParams
+        self, conversation: Conversation, params: SamplingParams, *, channel: str | None = None
     ) -> AsyncIterator[str | Generation]:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
-        stop = threading.Event()
+        def produce(emit: Emit, stop: threading.Event) -> Generation:
+            return self._stream_sync(conversation, params, channel, stop, emit)
 
-        def put(kind: str, value: Any) -> None:
-            loop.call_soon_threadsafe(queue.put_nowait, (kind, value))
-
-        def work() -> None:
-            try:
-                put("done", self._stream_sync(conversation, params, stop, put))
-            except BaseException as exc:
-                put("error", exc)
-
-        future = loop.run_in_executor(self._executor, work)
-        try:
-            while True:
-                kind, value = await queue.get()
-                if kind == "piece":
-                    yield value
-                elif kind == "error":
-                    raise value
-                else:
-                    yield value
-                    return
-        finally:
-            stop.set()
-            await asyncio.shield(future)
+        async for item in stream_from_worker(self._executor, produce):
+            yield item
 
     def _stream_sync(
         self,
         conversation: Conversation,
         params: SamplingParams,
+        channel: str | None,
         stop: threading.Event,
-        put: Callable[[str, Any], None],
+        emit: Emit,
     ) -> Generation:
         kwargs = self._params(params)
         fitted = self._fit(conversation, kwargs["max_tokens"])
+        self.channels.enter(self.llama, channel, fitted.tokens)
         assert self._format is not None
         started = time.perf_counter()
         pieces: list[str] = []
@@ -244,7 +240,7 @@ class LlamaCppModel(ChatModel):
                 choice = chunk["choices"][0]
                 if choice["text"]:
                     pieces.append(choice["text"])
-                    put("piece", choice["text"])
+                    emit(choice["text"])
                 finish = choice.get("finish_reason") or finish
                 if stop.is_set():
                     finish = "cancelled"
@@ -263,6 +259,7 @@ class LlamaCppModel(ChatModel):
 
     async def close(self) -> None:
         def unload() -> None:
+            self.channels.forget()
             if self._llm is not None:
                 self._llm.close()
                 self._llm = None
