@@ -41,16 +41,18 @@ class StubModel(ChatModel):
     def _words(self) -> list[str]:
         return f"{self.id} reply {len(self.calls)}".split()
 
-    async def generate(self, conversation: Conversation, params: SamplingParams) -> Generation:
+    async def generate(
+        self, conversation: Conversation, params: SamplingParams, *, channel: str | None = None
+    ) -> Generation:
         text = ""
-        async for item in self.stream(conversation, params):
+        async for item in self.stream(conversation, params, channel=channel):
             if isinstance(item, Generation):
                 return item
             text += item
         raise AssertionError("stream ended without a Generation")
 
     async def stream(
-        self, conversation: Conversation, params: SamplingParams
+        self, conversation: Conversation, params: SamplingParams, *, channel: str | None = None
     ) -> AsyncIterator[str | Generation]:
         self.calls.append(conversation)
         if self.before is not None:
