@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
 
+from bot.analytics.events import as_utc
 from bot.analytics.sessions import Session
 
 
@@ -58,7 +59,10 @@ def _in(t: datetime, since: datetime, until: datetime) -> bool:
 
 
 def per_user(sessions: Iterable[Session], since: datetime, until: datetime) -> UserEngagement:
-    """Each visiting user's minutes, user-days, messages and sessions in [since, until)."""
+    """Each visiting user's minutes, user-days, messages and sessions in [since, until).
+
+    Pass one community's sessions: users are told apart by id only.
+    """
     minutes: dict[str, float] = defaultdict(float)
     days: dict[str, set[date]] = defaultdict(set)
     messages: Counter[str] = Counter()
@@ -86,6 +90,7 @@ def daily_active_users(
     sessions: Iterable[Session], since: datetime, until: datetime
 ) -> dict[date, int]:
     """Distinct users who wrote on each UTC day of [since, until), zero days included."""
+    since, until = as_utc(since), as_utc(until)
     seen: dict[date, set[str]] = defaultdict(set)
     for s in sessions:
         for t in s.times:
@@ -101,6 +106,7 @@ def daily_active_users(
 
 def engagement(sessions: Iterable[Session], since: datetime, until: datetime) -> Engagement:
     """Engagement of every user who wrote in [since, until)."""
+    since, until = as_utc(since), as_utc(until)
     sessions = list(sessions)
     table = per_user(sessions, since, until)
     return Engagement(

@@ -204,6 +204,21 @@ def event_to_dict(event: Event) -> dict[str, Any]:
     return head | {"setting": event.setting, "value": event.value}
 
 
+def event_key(event: Event) -> tuple[str, ...]:
+    """What makes an event the same event: importing one whose key exists is a duplicate.
+
+    A message is its id in its channel (Telegram ids are unique per chat only); feedback and
+    settings have no id, so all their fields are their identity.
+    """
+    where = (event.platform, event.community, event.channel)
+    if isinstance(event, MessageEvent):
+        return ("message", *where, event.id)
+    ts = format_ts(event.ts)
+    if isinstance(event, FeedbackEvent):
+        return ("feedback", *where, event.user, event.message, event.kind, ts)
+    return ("setting", *where, event.user, event.setting, event.value or "", ts)
+
+
 def event_to_json(event: Event) -> str:
     """One line of JSONL (no newline); non-ASCII text is written as is."""
     return json.dumps(event_to_dict(event), ensure_ascii=False)

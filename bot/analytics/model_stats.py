@@ -6,7 +6,8 @@
   the author of the channel's latest user message at the reply's time. Replies with no
   such user, or whose window runs past `until`, are not judged.
 * 👍 / 👎 / regenerate rates: the fraction of the model's replies with at least one
-  feedback event of that kind, whenever the feedback came.
+  feedback event of that kind, whenever the feedback came. Feedback names its message by
+  id within its own channel (Telegram message ids are only unique per chat).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from bot.analytics.events import Event, FeedbackEvent, MessageEvent
+from bot.analytics.events import Event, FeedbackEvent, MessageEvent, as_utc
 
 DEFAULT_WINDOW = timedelta(minutes=5)
 
@@ -66,12 +67,13 @@ def model_stats(
     window: timedelta = DEFAULT_WINDOW,
 ) -> dict[str, ModelStats]:
     """Statistics per model id for replies sent in [since, until), most replies first."""
+    since, until = as_utc(since), as_utc(until)
     events = list(events)
     messages = sorted((e for e in events if isinstance(e, MessageEvent)), key=lambda e: e.ts)
-    feedback: dict[str, set[str]] = defaultdict(set)
+    feedback: dict[tuple[ChannelKey, str], set[str]] = defaultdict(set)
     for e in events:
         if isinstance(e, FeedbackEvent):
-            feedback[e.message].add(e.kind)
+            feedback[((e.platform, e.community, e.channel), e.message)].add(e.kind)
     user_times: dict[tuple[ChannelKey, str], list[datetime]] = defaultdict(list)
     for m in messages:
         if m.role == "user":
@@ -87,7 +89,7 @@ def model_stats(
             continue
         row = counts[m.model]
         row[0] += 1
-        kinds = feedback.get(m.id, set())
+        kinds = feedback.get((_key(m), m.id), set())
         row[3] += "up" in kinds
         row[4] += "down" in kinds
         row[5] += "regenerate" in kinds

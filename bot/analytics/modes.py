@@ -17,7 +17,7 @@ from datetime import datetime
 
 from bot.analytics.bootstrap import ratio_interval
 from bot.analytics.engagement import Engagement, engagement, per_user
-from bot.analytics.events import Event, MessageEvent, SettingEvent
+from bot.analytics.events import Event, MessageEvent, SettingEvent, as_utc
 from bot.analytics.options import AnalysisOptions, fit_with
 from bot.analytics.retention import (
     PowerLawFit,
@@ -75,6 +75,7 @@ def compare_modes(
 ) -> dict[str, ModeStats]:
     """Each mode used in [since, until), most users first."""
     opts = options or AnalysisOptions()
+    since, until = as_utc(since), as_utc(until)
     found: list[ModeStats] = []
     for mode, messages in split_by_mode(events, opts.default_mode).items():
         in_period = [m for m in messages if since <= m.ts < until]

@@ -5,6 +5,18 @@ comparisons cover the period; retention follows the users first seen in it (thei
 days up to `until` count); "this week" and "last week" are the 7 and the 7 days before
 `until`, whatever `since` is. Pass every event of the community up to `until` — older
 ones too, so that returning users are not counted as new.
+
+`Report.to_dict()` keys: `community`, `since`, `until` (UTC, `Z`); `users` (wrote in the
+period), `new_users` (first seen in it), `messages`, `sessions`;
+`engagement_minutes_per_user_day` with `engagement_minutes_ci`, `messages_per_user_day`,
+`turns_per_session`; `daily_active_users` (ISO day → users); `this_week` and `last_week`
+(`users` and the three engagement averages); `retention` ("k" → R(k)) and
+`retention_users` ("k" → users observed on day k); `zeta`, `zeta_ci`, `zeta_stderr`,
+`retention_r1`, `insufficient_data` (null, or why there is no fit); `models` (model id →
+`replies`, `share`, `continuation_rate`, `thumbs_up_rate`, `thumbs_down_rate`,
+`regenerate_rate`); `modes` (mode → `channels`, `users`, engagement with its interval,
+retention and fit as above, `reference`, and `beta`/`delta_zeta` of R(k) ÷ the
+reference's R(k) ≈ beta·k^(delta_zeta)). Rates and averages are null when undefined.
 """
 
 from __future__ import annotations
@@ -60,7 +72,7 @@ class Report:
         return self.fit.insufficient_data
 
     def to_dict(self) -> dict[str, Any]:
-        """The report as a JSON-ready object (keys documented in the README's analytics part)."""
+        """The report as a JSON-ready object (keys in the module docstring)."""
         return {
             "community": self.community,
             "since": format_ts(self.since),

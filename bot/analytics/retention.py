@@ -82,6 +82,11 @@ class PowerLawFit:
     users: int  # cohort users
     insufficient_data: str | None = None
 
+    @classmethod
+    def insufficient(cls, reason: str, *, points: int, users: int) -> PowerLawFit:
+        """No fit, and why."""
+        return cls(None, None, None, None, points, users, reason)
+
 
 @dataclass(frozen=True, slots=True)
 class RatioFit:
@@ -191,29 +196,19 @@ def fit_retention(
     """The power-law fit of the cohorts' retention, or why there is too little data."""
     users = len(c.users)
     if users < min_users:
-        return PowerLawFit(
-            None,
-            None,
-            None,
-            None,
-            0,
-            users,
-            f"only {users} new users in the period; {min_users} needed",
+        return PowerLawFit.insufficient(
+            f"only {users} new users in the period; {min_users} needed", points=0, users=users
         )
     days = np.arange(1, c.max_day + 1)
     n, a = _counts(c, np.ones(users))
     points = int(_usable(days, n, a, min_point_users).sum())
     fit = _fit_points(days, n, a, min_point_users, min_points)
     if fit is None:
-        return PowerLawFit(
-            None,
-            None,
-            None,
-            None,
-            points,
-            users,
+        return PowerLawFit.insufficient(
             f"retention measurable on only {points} days after the first visit; {min_points}"
             f" needed, each with {min_point_users} users observed and someone returning",
+            points=points,
+            users=users,
         )
     intercept, slope, stderr = fit
     rng = np.random.default_rng(seed)

@@ -10,6 +10,7 @@ from bot.analytics.events import (
     FeedbackEvent,
     MessageEvent,
     SettingEvent,
+    event_key,
     event_to_json,
     format_events,
     parse_events,
@@ -105,3 +106,14 @@ def test_writing_a_naive_timestamp_is_refused() -> None:
     bad = replace(event, ts=datetime(2026, 1, 1))
     with pytest.raises(ValueError, match="naive"):
         event_to_json(bad)
+
+
+def test_reimporting_the_same_lines_adds_no_new_keys() -> None:
+    lines = [MESSAGE, REPLY, FEEDBACK, SETTING]
+    first = {event_key(e) for e in parse_events(lines).events}
+    again = [e for e in parse_events(lines).events if event_key(e) not in first]
+    assert len(first) == 4 and again == []
+    edited = parse_events([MESSAGE.replace("Hi there", "Edited")]).events[0]
+    assert event_key(edited) in first  # same id, same message
+    other_chat = parse_events([MESSAGE.replace('"c1"', '"c2"')]).events[0]
+    assert event_key(other_chat) not in first  # ids are per chat on Telegram

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 from bot.analytics.model_stats import model_stats
 from tests.analytics.helpers import Stream, at
 
@@ -42,3 +44,15 @@ def test_replies_outside_the_period_and_without_a_model_do_not_count() -> None:
     s.user(at(2, "10:00"), "alice")
     s.bot(at(2, "10:00", 5), None)  # an apology, no model
     assert model_stats(s.events, at(2, "00:00"), at(3, "00:00")) == {}
+
+
+def test_feedback_finds_its_reply_within_its_own_chat() -> None:
+    s = Stream()
+    s.user(at(1, "10:00"), "alice", channel="c1")
+    reply = s.bot(at(1, "10:00", 5), "gemma", channel="c1")
+    s.user(at(1, "10:00"), "bob", channel="c2")
+    twin = replace(s.bot(at(1, "10:00", 5), "smol", channel="c2"), id=reply.id)
+    s.events[-1] = twin  # Telegram: the same message id in another chat
+    s.feedback(at(1, "10:01"), "bob", twin, "down")
+    stats = model_stats(s.events, at(1, "00:00"), at(2, "00:00"))
+    assert (stats["gemma"].thumbs_down, stats["smol"].thumbs_down) == (0, 1)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta, timezone
 
 import pytest
 
@@ -68,6 +69,12 @@ def test_summary_of_a_busy_community_fits_a_caption() -> None:
     text = summary_text(report)
     assert len(text) <= MAX_CHARS
     assert "ζ = " in text and "Top models:" in text and "Modes:" in text
+
+
+def test_periods_in_other_timezones_are_reported_in_utc() -> None:
+    since = at(1, "02:00").astimezone(timezone(timedelta(hours=2)))  # 04:00+02:00
+    out = build_report(_two_weeks().events, "g1", since, at(15, "00:00")).to_dict()
+    assert (out["since"], out["until"]) == ("2026-11-02T02:00:00Z", "2026-11-16T00:00:00Z")
 
 
 def test_bad_periods_are_refused() -> None:
