@@ -90,7 +90,9 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
 
         return await run_bench(args.name, settings, runs=args.runs, json_only=args.json)
     if args.command == "run":
-        return await _run(settings)
+        from .serve import serve
+
+        return await serve(settings)
     if args.command in ("persona", "lorebook"):
         return await cli_persona.run(args, settings)
     if args.command == "history":
@@ -134,24 +136,6 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
                 raise UsageError(f"no lorebook named '{args.lorebook}' (imported: {names})")
             await service.store.update_channel(channel.id, lorebook_id=book.id)
         return await run_console(service, options)
-    finally:
-        await app.close()
-
-
-async def _run(settings: Settings) -> int:
-    platforms = [name for name, token in (("Discord", settings.discord_token),
-                                          ("Telegram", settings.telegram_token)) if token]
-    if platforms:
-        raise ConfigError(
-            f"{' and '.join(platforms)} support is not in this build yet; unset the token "
-            "to chat in the terminal"
-        )
-    from .adapters.console import ConsoleOptions, run_console
-    from .app import build_app
-
-    app = await build_app(settings)
-    try:
-        return await run_console(app.service, ConsoleOptions())
     finally:
         await app.close()
 

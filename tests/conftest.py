@@ -89,3 +89,13 @@ async def store(database: Database) -> AsyncIterator[Store]:
     await s.open()
     yield s
     await s.close()
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path, model_dir: Path, gemma: LlamaCppModel) -> Path:
+    """A fresh data dir whose models/ is the session's (Gemma assembled once)."""
+    gemma.source.resolve()
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "models").symlink_to(model_dir / "models", target_is_directory=True)
+    return data

@@ -65,3 +65,14 @@ class StubModel(ChatModel):
                 await asyncio.sleep(self.delay)
             yield word if i == 0 else " " + word
         yield Generation(self.id, " ".join(words), 10, len(words), 0.01)
+
+
+class ScriptedModel(StubModel):
+    """Answers with a fixed text, word by word, `delay` seconds apart."""
+
+    def __init__(self, model_id: str, text: str, **kwargs: object) -> None:
+        super().__init__(model_id, **kwargs)  # type: ignore[arg-type]
+        self.text = text
+
+    def _words(self) -> list[str]:
+        return self.text.split(" ")

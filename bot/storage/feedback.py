@@ -39,13 +39,25 @@ class Replies:
 
     async def add_delivery(self, message_id: int, platform: str, platform_message_id: str,
                            part: int = 0) -> None:
+        """Record that a platform message carries (part of) a stored message.
+
+        A platform message edited to show another message (a regenerated reply) is re-pointed,
+        so later feedback on it goes to the message it now shows.
+        """
         async with self.store.session() as s:
             s.add(Delivery(message_id=message_id, platform=platform,
                            platform_message_id=platform_message_id, part=part))
             try:
                 await s.commit()
-            except IntegrityError:  # the same platform message again (an edit): keep one
+                return
+            except IntegrityError:
                 await s.rollback()
+            await s.execute(
+                update(Delivery)
+                .where(Delivery.platform == platform,
+                       Delivery.platform_message_id == platform_message_id)
+                .values(message_id=message_id, part=part))
+            await s.commit()
 
     async def deliveries(self, message_id: int) -> list[str]:
         """Platform message ids carrying a stored message, in part order."""

@@ -1,0 +1,42 @@
+"""Discord adapter (discord.py 2.x): translates Discord events to the platform-neutral core."""
+
+from __future__ import annotations
+
+import discord
+import yarl
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from ...app import App
+from ...config import ConfigError
+from .client import BlendBot
+from .shards import parse_shards
+
+__all__ = ["BlendBot", "configure_endpoints", "run_discord"]
+
+
+def configure_endpoints(api_url: str, gateway_url: str | None) -> None:
+    """Point discord.py at a Discord-compatible REST base and gateway (proxies, tests)."""
+    Route.BASE = api_url.rstrip("/")
+    if gateway_url:
+        DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
+
+
+async def run_discord(app: App) -> None:
+    """Run the bot until it is closed; bad credentials or intents raise `ConfigError`."""
+    settings = app.settings
+    if settings.discord_token is None:
+        raise ConfigError("DISCORD_TOKEN is not set")
+    configure_endpoints(settings.discord_api_url, settings.discord_gateway_url)
+    bot = BlendBot(app, parse_shards(settings.discord_shards), settings.discord_dev_guild,
+                   gateway_url=settings.discord_gateway_url)
+    try:
+        async with bot:
+            await bot.start(settings.discord_token.get_secret_value())
+    except discord.LoginFailure:
+        raise ConfigError("Discord rejected DISCORD_TOKEN (invalid token)") from None
+    except discord.PrivilegedIntentsRequired:
+        raise ConfigError(
+            "Discord refused the Message Content intent: enable it for this bot in the "
+            "Developer Portal (Bot → Privileged Gateway Intents)"
+        ) from None

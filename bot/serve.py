@@ -1,0 +1,61 @@
+"""`blendbot run`: the platforms whose tokens are set, together; else the terminal chat."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+from .app import App, build_app
+from .config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def _platforms(settings: Settings) -> dict[str, Callable[[App], Awaitable[None]]]:
+    runners: dict[str, Callable[[App], Awaitable[None]]] = {}
+    if settings.discord_token is not None:
+        from .adapters.discord import run_discord
+
+        runners["discord"] = run_discord
+    if settings.telegram_token is not None:
+        from .adapters.telegram import run_telegram
+
+        runners["telegram"] = run_telegram
+    return runners
+
+
+async def serve(settings: Settings) -> int:
+    runners = _platforms(settings)
+    app = await build_app(settings)
+    try:
+        if not runners:
+            from .adapters.console import ConsoleOptions, run_console
+
+            return await run_console(app.service, ConsoleOptions())
+        log.warning("blendbot serving %s", " and ".join(runners))
+        tasks = [asyncio.create_task(run(app), name=name) for name, run in runners.items()]
+        _stop_on_signals(tasks)
+        try:
+            # the first platform to fail (bad token, refused intent) stops the others
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        for task in done:
+            if not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+        return 0
+    finally:
+        await app.close()
+
+
+def _stop_on_signals(tasks: list[asyncio.Task[None]]) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(sig, lambda: [t.cancel() for t in tasks])
+        except (NotImplementedError, RuntimeError):  # not the main thread / platform
+            pass

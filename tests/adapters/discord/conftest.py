@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from discord.gateway import DiscordWebSocket
+from discord.http import Route
+
+from bot.adapters.discord import BlendBot, configure_endpoints
+from bot.adapters.discord.shards import ShardPlan
+from bot.app import App
+from bot.config import Settings
+from bot.service import ChatService, ServiceOptions
+from bot.storage import Store
+from engines import BlendedEngine, ChatModel
+from tests.fakes.discord_api import FakeDiscord
+from tests.stubs import StubModel
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeDiscord]:
+    server = FakeDiscord()
+    await server.start()
+    base, gateway = Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY
+    configure_endpoints(server.api_url, server.gateway_url)
+    yield server
+    Route.BASE, DiscordWebSocket.DEFAULT_GATEWAY = base, gateway
+    await server.stop()
+
+
+async def make_app(tmp_path: Path, models: list[ChatModel], **options: object) -> App:
+    settings = Settings(data_dir=tmp_path)
+    store = Store(settings.database)
+    await store.open()
+    engine = BlendedEngine(models, seed=1)
+    return App(settings, store, engine, ChatService(store, engine, ServiceOptions(**options)))
+
+
+class Running:
+    def __init__(self, bot: BlendBot, task: asyncio.Task[None], app: App) -> None:
+        self.bot, self.task, self.app = bot, task, app
+
+
+async def start_bot(app: App, fake: FakeDiscord, token: str = "test-token",
+                    shards: ShardPlan | None = None) -> Running:
+    bot = BlendBot(app, shards or ShardPlan(None, None), guild_ready_timeout=0.1)
+    task = asyncio.create_task(bot.start(token))
+    return Running(bot, task, app)
+
+
+@pytest.fixture
+async def running(tmp_path: Path, fake: FakeDiscord) -> AsyncIterator[Running]:
+    app = await make_app(tmp_path, [StubModel("smollm2-135m"), StubModel("gemma3-270m")])
+    run = await start_bot(app, fake)
+    await asyncio.wait_for(run.bot.wait_until_ready(), 20)
+    yield run
+    await run.bot.close()
+    await asyncio.wait_for(run.task, 10)  # a parse error would surface here
+    await app.close()
+
+
+async def until(condition, within: float = 10.0) -> None:
+    """Wait until `condition()` is true (the bot works concurrently)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.02)
