@@ -266,6 +266,10 @@ class BlendedEngine:
                 self.record_failure(model, error, started=False)
         return self.health()
 
+    async def wait_probes(self) -> None:
+        """Wait until the health probes running now have finished."""
+        await asyncio.gather(*self._probes, return_exceptions=True)
+
     def record_success(self, model: ChatModel) -> None:
         self.health_board.record_success(model.id)
 

@@ -23,8 +23,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, stop_after_attempt
-from tenacity import wait_exponential_jitter as backoff
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
 
 from .base import ModelError
 
@@ -124,6 +129,7 @@ class HttpClient:
         self.options = options
         self._session: aiohttp.ClientSession | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        self._backoff = wait_random_exponential(multiplier=0.25, max=options.max_retry_wait_s)
 
     def _headers(self) -> dict[str, str]:
         name = self.options.api_key_env
@@ -254,7 +260,7 @@ class HttpClient:
             return exc.retry_after
         if self.pool.any_up():
             return 0.0  # another endpoint can take it now
-        return float(backoff(initial=0.25, max=self.options.max_retry_wait_s)(state))
+        return float(self._backoff(state))
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-HealthState = Literal["healthy", "failing", "benched", "probing"]
+HealthState = Literal["healthy", "failing", "benched", "probing", "unchecked"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -257,6 +257,16 @@ class LlamaCppModel(ChatModel):
             notices=fitted.notices,
         )
 
+    async def reset_cache(self) -> None:
+        """Forget every channel's saved KV state and the live context (the next call is cold)."""
+        def reset() -> None:
+            self.channels.forget()
+            if self._llm is not None:
+                self._llm.reset()
+                self._llm._ctx.kv_cache_clear()
+
+        await self._run(reset)
+
     async def close(self) -> None:
         def unload() -> None:
             self.channels.forget()
