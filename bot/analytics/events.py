@@ -236,11 +236,13 @@ def parse_line(line: str) -> Event:
 def parse_events(lines: Iterable[str]) -> ParseResult:
     """Every valid event of a JSONL stream; bad lines are skipped and reported by number.
 
-    Blank lines are neither events nor errors.
+    Blank lines are neither events nor errors; a UTF-8 byte-order mark is ignored.
     """
     events: list[Event] = []
     errors: list[LineError] = []
     for line_no, line in enumerate(lines, start=1):
+        if line_no == 1:
+            line = line.removeprefix("\ufeff")
         if not line.strip():
             continue
         try:

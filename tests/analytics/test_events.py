@@ -95,6 +95,10 @@ def test_malformed_lines_are_reported_by_number_and_the_rest_kept() -> None:
     assert "ts" in reasons[8]
 
 
+def test_a_file_saved_with_a_byte_order_mark_still_parses() -> None:
+    assert parse_events(["\ufeff" + MESSAGE + "\n", FEEDBACK + "\n"]).errors == []
+
+
 def test_unknown_keys_are_ignored() -> None:
     line = json.dumps(json.loads(MESSAGE) | {"edited": True})
     events, errors = parse_events([line])
