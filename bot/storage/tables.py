@@ -57,6 +57,11 @@ class Community(Base):
     external_id: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # weekly report: where (a channel id on the platform), and when (cron in its timezone)
+    report_channel: Mapped[str | None] = mapped_column(String(64), default=None)
+    report_weekday: Mapped[str] = mapped_column(String(3), default="mon")
+    report_hour: Mapped[int] = mapped_column(Integer, default=9)
+    report_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
 
 
 class Channel(Base):
@@ -137,6 +142,22 @@ class Message(Base):
     completion_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     replaced_by_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # regenerated
+    external_id: Mapped[str | None] = mapped_column(String(64), default=None)  # imported id
+
+
+class SettingChange(Base):
+    """A channel's blend mode or persona changed (for comparing modes in reports)."""
+
+    __tablename__ = "setting_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True
+    )
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+    setting: Mapped[str] = mapped_column(String(16))  # mode | persona
+    value: Mapped[str | None] = mapped_column(String(100), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class Feedback(Base):
