@@ -1,0 +1,82 @@
+"""The Telegram command menu and how each command's arguments reach `Commands`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+
+from telegram import BotCommand
+
+from ...commands import CommandContext, CommandResult, Commands
+
+Run = Callable[[Commands, CommandContext, Sequence[str]], Awaitable[CommandResult]]
+
+MENU: tuple[tuple[str, str], ...] = (
+    ("start", "Say hello: the persona's greeting"),
+    ("help", "What I can do and how to talk to me"),
+    ("mode", "Blend mode: /mode <mode> [model] (admins)"),
+    ("models", "The models in the blend"),
+    ("weights", "Weights: /weights model=2,other=1 (admins)"),
+    ("status", "This chat's mode, weights, persona and settings"),
+    ("chat", "/chat on|off: answer every message here (admins)"),
+    ("disclose", "/disclose on|off: name the model under each reply (admins)"),
+    ("persona", "List personas, or /persona <name> to switch (admins)"),
+    ("reset", "Start the conversation afresh (admins)"),
+    ("stats", "Message and model counts for this chat and group"),
+)
+
+HELP = "\n".join([
+    "I'm a chat bot that blends several small models: each reply is written by one of them.",
+    "In a private chat I answer everything; in a group, mention me or reply to me "
+    "(or an admin can turn on /chat on).",
+    "Under each reply: 👍 / 👎 to rate it, 🔄 for another try.",
+    "",
+    *(f"/{name} — {about}" for name, about in MENU),
+])
+
+
+def bot_commands() -> list[BotCommand]:
+    return [BotCommand(name, about[:256]) for name, about in MENU]
+
+
+def _usage(text: str) -> CommandResult:
+    return CommandResult(text, ok=False)
+
+
+async def _help(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+    return CommandResult(HELP)
+
+
+async def _mode(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+    if not args:
+        modes = ", ".join(c.service.engine.modes)
+        return _usage(f"Usage: /mode <mode> [model]. Modes: {modes}.")
+    return await c.blend_mode(ctx, args[0], args[1] if len(args) > 1 else None)
+
+
+async def _weights(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+    return await c.blend_weights(ctx, ",".join(args))
+
+
+async def _persona(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+    if not args:
+        return await c.persona_list(ctx)
+    return await c.persona_set(ctx, " ".join(args))
+
+
+def _first(args: Sequence[str]) -> str:
+    return args[0] if args else ""
+
+
+RUN: dict[str, Run] = {
+    "start": lambda c, ctx, a: c.start(ctx),
+    "help": _help,
+    "mode": _mode,
+    "models": lambda c, ctx, a: c.blend_models(ctx),
+    "weights": _weights,
+    "status": lambda c, ctx, a: c.blend_status(ctx),
+    "chat": lambda c, ctx, a: c.blend_channel(ctx, _first(a)),
+    "disclose": lambda c, ctx, a: c.blend_disclose(ctx, _first(a)),
+    "persona": _persona,
+    "reset": lambda c, ctx, a: c.reset(ctx),
+    "stats": lambda c, ctx, a: c.stats(ctx),
+}

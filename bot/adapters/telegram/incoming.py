@@ -1,0 +1,74 @@
+"""Telegram updates as platform-neutral `IncomingMessage`s, and whether one addresses the bot."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from telegram import Chat, Message, MessageEntity, User
+from telegram.constants import ChatType
+
+from ...service import IncomingMessage
+
+PLATFORM = "telegram"
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    """Where a conversation lives: a chat, or one forum topic of it."""
+
+    chat_id: int
+    thread_id: int | None  # a forum topic, else None
+    private: bool
+
+    @property
+    def channel_id(self) -> str:
+        if self.thread_id is None:
+            return str(self.chat_id)
+        return f"{self.chat_id}:{self.thread_id}"
+
+
+def place_of(message: Message) -> Place:
+    thread = message.message_thread_id if message.is_topic_message else None
+    return Place(message.chat.id, thread, message.chat.type == ChatType.PRIVATE)
+
+
+def delivery_id(chat_id: int, message_id: int) -> str:
+    """The platform message id stored with a delivery."""
+    return f"{chat_id}:{message_id}"
+
+
+def incoming(message: Message, user: User, text: str = "") -> IncomingMessage:
+    """`message`'s chat (or topic) as a channel, spoken in by `user`."""
+    place = place_of(message)
+    chat: Chat = message.chat
+    community = chat.title or chat.full_name or str(chat.id)
+    channel = community if place.thread_id is None else f"{community} #{place.thread_id}"
+    return IncomingMessage(
+        platform=PLATFORM, community_id=str(chat.id), community_name=community,
+        channel_id=place.channel_id, channel_name=channel,
+        user_id=str(user.id), user_name=user.full_name or user.username or str(user.id),
+        text=text,
+    )
+
+
+def addressed(message: Message, bot: User) -> bool:
+    """The message mentions the bot or replies to one of its messages."""
+    for entity, text in message.parse_entities(
+            [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
+        if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None:
+            if entity.user.id == bot.id:
+                return True
+        elif bot.username and text.lower() == f"@{bot.username.lower()}":
+            return True
+    replied = message.reply_to_message
+    return (replied is not None and replied.forum_topic_created is None
+            and replied.from_user is not None and replied.from_user.id == bot.id)
+
+
+def without_mention(text: str, bot: User) -> str:
+    """The text with `@botname` taken out (the model needn't see it)."""
+    if not bot.username:
+        return text.strip()
+    cut = re.sub(rf"@{re.escape(bot.username)}\b", "", text, flags=re.IGNORECASE)
+    return re.sub(r"[ \t]{2,}", " ", cut).strip()
