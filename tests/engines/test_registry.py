@@ -78,3 +78,14 @@ async def test_check_models_probes_remote_models_only(tmp_path: Path) -> None:
     assert [(h.model_id, h.state) for h in health] == [("local", "unchecked"), ("gone", "failing")]
     assert "127.0.0.1" in (health[1].last_error or "")
     assert health[1].as_json()["state"] == "failing"
+
+
+def test_the_vllm_example_config_loads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bot.config import load_settings
+
+    path = Path(__file__).resolve().parents[2] / "deploy" / "blendbot.vllm.toml"
+    monkeypatch.setenv("BLENDBOT_CONFIG", str(path))
+    local, remote = load_settings().models
+    assert local.backend == "llamacpp" and local.kv_cache_mb == 256
+    assert remote.backend == "openai" and remote.urls == ["http://vllm:8000/v1"]
+    assert remote.api_key_env == "VLLM_API_KEY" and remote.extra_params["top_k"] == 40
