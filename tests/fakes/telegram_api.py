@@ -171,6 +171,14 @@ class FakeTelegram:
     def say(self, chat: Chat, user: User, text: str, *, reply_to: int | None = None,
             thread: int | None = None) -> int:
         """Queue a text message from `user`; returns its message id."""
+        update = self.update(chat, user, text, reply_to=reply_to, thread=thread)
+        self._updates.append(update)
+        self._arrived.set()
+        return int(update["message"]["message_id"])
+
+    def update(self, chat: Chat, user: User, text: str, *, reply_to: int | None = None,
+               thread: int | None = None) -> JSON:
+        """A message update as Telegram would deliver it (to `getUpdates` or a webhook)."""
         self._chats[chat.id] = chat.json()
         message = self._message(chat, user.json(), text, thread)
         entities = _entities(text)
@@ -184,8 +192,7 @@ class FakeTelegram:
                 "forum_topic_created": {"name": "Topic", "icon_color": 7322096}}
         if reply_to is not None:
             message["reply_to_message"] = self._original(chat.id, reply_to)
-        self._push({"message": message})
-        return int(message["message_id"])
+        return {"update_id": next(self._update_ids), "message": message}
 
     def press(self, chat: Chat, user: User, message_id: int, data: str) -> str:
         """Queue a press of an inline button on a bot message; returns the query id."""

@@ -78,6 +78,14 @@ def webhook_secret() -> str:
     return secret
 
 
+def _keep_secrets_out_of_logs() -> None:
+    """Raise the loggers whose lower levels print the token (in URLs) or request data."""
+    for name, level in (("httpx", logging.WARNING), ("httpcore", logging.WARNING),
+                        ("telegram.Bot", logging.INFO), ("telegram.ext.ExtBot", logging.INFO)):
+        logger = logging.getLogger(name)
+        logger.setLevel(max(logger.getEffectiveLevel(), level))
+
+
 async def run_telegram(app: App, options: TelegramOptions | None = None) -> None:
     """Serve Telegram until cancelled.
 
@@ -89,7 +97,7 @@ async def run_telegram(app: App, options: TelegramOptions | None = None) -> None
     options = options or TelegramOptions()
     settings = app.settings
     secret = webhook_secret() if settings.telegram_webhook_url else None
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its INFO lines carry the token
+    _keep_secrets_out_of_logs()
     application = build_application(app, options)
     try:
         async with application:  # getMe: the token is checked here

@@ -30,8 +30,8 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 async def make_app(tmp_path: Path, fake: FakeTelegram, models: list[ChatModel] | None = None,
                    token: str | None = None, **settings: Any) -> App:
-    config = Settings(data_dir=tmp_path, telegram_api_url=fake.url,
-                      telegram_token=token or fake.token, **settings)
+    settings.setdefault("telegram_api_url", fake.url)
+    config = Settings(data_dir=tmp_path, telegram_token=token or fake.token, **settings)
     store = Store(config.database)
     await store.open()
     engine = BlendedEngine(models or [StubModel("smollm2-135m"), StubModel("gemma3-270m")],
@@ -52,10 +52,11 @@ async def start_bot(tmp_path: Path, fake: FakeTelegram) -> AsyncIterator[Starter
                     options: TelegramOptions = FAST, **settings: Any) -> App:
         app = await make_app(tmp_path, fake, models, **settings)
         task = asyncio.create_task(run_telegram(app, options))
-        running.append((app, task))
         await fake.wait_for(lambda: fake.of("setMyCommands") or task.done())
         if task.done():
+            await app.close()
             task.result()  # raises what stopped it
+        running.append((app, task))
         return app
 
     yield start
