@@ -276,9 +276,10 @@ class BlendedEngine:
     def record_failure(self, model: ChatModel, error: BaseException, *, started: bool) -> None:
         benched = self.health_board.record_failure(model.id, error)
         where = "mid-reply" if started else "before replying"
-        log.warning("model %s failed %s: %s%s", model.id, where, error,
+        expected = isinstance(error, ModelError | TimeoutError)  # its message says it all
+        log.warning("model %s failed %s: %s%s", model.id, where, str(error) or type(error).__name__,
                     f"; benched for {self.health_board.config.bench_s:g}s" if benched else "",
-                    exc_info=error)
+                    exc_info=None if expected and not log.isEnabledFor(logging.DEBUG) else error)
 
     def _start_due_probes(self) -> None:
         for model_id in self.health_board.due_probes():
@@ -295,9 +296,12 @@ class BlendedEngine:
             log.warning("model %s failed its probe (%s); benched again", model_id, error)
 
     async def _probe(self, model: ChatModel) -> BaseException | None:
+        timeout = self.health_board.config.probe_timeout_s
         try:
             async with self.turn(model, PROBE_CHANNEL):
-                await asyncio.wait_for(model.probe(), self.health_board.config.probe_timeout_s)
+                await asyncio.wait_for(model.probe(), timeout)
+        except TimeoutError:
+            return ModelError(f"model '{model.id}' did not answer a probe within {timeout:g}s")
         except Exception as exc:
             return exc
         return None
