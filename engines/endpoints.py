@@ -71,12 +71,17 @@ class Endpoint:
 
 
 class EndpointError(ModelError):
-    """A request to a model's server failed; `retry_after` is the server's requested pause."""
+    """A request to a model's server failed.
 
-    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None):
+    `status` is the HTTP status when the server answered; `retry_after` its requested pause.
+    """
+
+    def __init__(self, message: str, *, retryable: bool, retry_after: float | None = None,
+                 status: int | None = None):
         super().__init__(message)
         self.retryable = retryable
         self.retry_after = retry_after
+        self.status = status
 
 
 class EndpointPool:
@@ -169,13 +174,15 @@ class HttpClient:
             endpoint.limit.release()
 
     async def get_json(self, path: str, body: dict[str, Any]) -> Any:
-        """POST `path` once to the first healthy endpoint and decode JSON (no retries)."""
+        """POST `path` once to the least busy healthy endpoint and decode JSON (no retries,
+        a short timeout: for quick side requests such as counting tokens)."""
         endpoint = self.pool.pick()
-        session = self.session()
-        async with session.post(endpoint.url(path), json=body, headers=self._headers()) as resp:
+        timeout = aiohttp.ClientTimeout(total=self.options.connect_timeout_s + 10)
+        async with self.session().post(endpoint.url(path), json=body, headers=self._headers(),
+                                       timeout=timeout) as resp:
             if resp.status >= 400:
                 raise EndpointError(f"{endpoint.root}{path} answered {resp.status}",
-                                    retryable=False)
+                                    retryable=False, status=resp.status)
             return await resp.json(content_type=None)
 
     async def _send(self, path: str, body: dict[str, Any]
@@ -236,14 +243,15 @@ class HttpClient:
             key = self.options.api_key_env
             hint = f"check the key in {key}" if key else "set api_key_env for this model"
             return EndpointError(f"{where} refused the request ({status} {detail}); {hint}",
-                                 retryable=False)
+                                 retryable=False, status=status)
         if status in RETRY_STATUSES:
             retry_after = _retry_after(response.headers.get("Retry-After"))
             self.pool.mark_down(endpoint, f"{status} {detail}",
                                 retry_after if retry_after is not None else COOL_DOWN_S)
             return EndpointError(f"{where} answered {status} ({detail})", retryable=True,
-                                 retry_after=retry_after)
-        return EndpointError(f"{where} answered {status} ({detail})", retryable=False)
+                                 retry_after=retry_after, status=status)
+        return EndpointError(f"{where} answered {status} ({detail})", retryable=False,
+                             status=status)
 
     def _worth_retrying(self, exc: BaseException) -> bool:
         if not isinstance(exc, EndpointError) or not exc.retryable:

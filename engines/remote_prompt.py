@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 ESTIMATE_BYTES_PER_TOKEN = 3.0
 MIN_BYTES_PER_TOKEN = 1.0  # no tokenizer spends more than one token per byte (BOS aside)
 CHAT_TEMPLATE_MARGIN = 32  # tokens a server's chat template may add beyond ChatML
+NOT_THIS_DIALECT = frozenset({400, 404, 405, 422})  # the server has no such tokenizer endpoint
 Dialect = Literal["llama-cpp-python", "vllm", "llama.cpp", "none"]
 
 
@@ -84,7 +85,10 @@ class RemoteTokenizer:
             try:
                 n = _count_from(dialect, await self.client.get_json(*_request(dialect, text,
                                                                               self.model)))
-            except EndpointError:  # the server answered: not this dialect
+            except EndpointError as exc:
+                if exc.status not in NOT_THIS_DIALECT:  # no key, auth, overload: ask later
+                    log.debug("token count from %s failed: %s", dialect, exc)
+                    return None
                 refused += 1
                 continue
             except Exception as exc:  # unreachable or garbled: no count this time

@@ -40,8 +40,9 @@ def chunk(text: str, finish: str | None = None) -> bytes:
 class Upstream:
     """A loopback HTTP server answering chat completions with a script of handlers."""
 
-    def __init__(self, *script: Handler) -> None:
+    def __init__(self, *script: Handler, tokenize: Handler | None = None) -> None:
         self.script = list(script)
+        self.tokenize = tokenize
         self.calls = 0
         self.active = 0
         self.peak = 0
@@ -61,6 +62,8 @@ class Upstream:
     async def start(self, ssl_context: ssl.SSLContext | None = None) -> str:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self.handle)
+        if self.tokenize is not None:
+            app.router.add_post("/tokenize", self.tokenize)
         self.runner = web.AppRunner(app)
         await self.runner.setup()
         site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=ssl_context)
@@ -78,8 +81,8 @@ class Upstream:
 async def upstream() -> AsyncIterator[Callable[..., Awaitable[Upstream]]]:
     servers: list[Upstream] = []
 
-    async def start(*script: Handler) -> Upstream:
-        server = Upstream(*script)
+    async def start(*script: Handler, tokenize: Handler | None = None) -> Upstream:
+        server = Upstream(*script, tokenize=tokenize)
         servers.append(server)
         await server.start()
         return server
@@ -231,3 +234,32 @@ async def test_a_tls_error_is_reported_and_not_retried(tmp_path: Path,
     finally:
         await server.stop()
     assert server.calls == 0
+
+
+async def test_without_a_tokenizer_endpoint_tokens_are_estimated(upstream, tmp_path: Path
+                                                                 ) -> None:
+    server = await upstream(ok())
+    model = model_for(server, tmp_path, n_ctx=512)
+    assert await model.count_tokens("twelve bytes") == 4  # 3 bytes per token, rounded up
+    assert model.tokenizer.dialect == "none"  # found out once: no more tokenize requests
+    history = [ChatMessage("user", f"turn {i} " + "words " * 40, name="Al") for i in range(40)]
+    request = await model._request(Conversation("sys", history, bot_name="Bot"),
+                                   SamplingParams(max_tokens=64), stream=False)
+    await model.close()
+    sent = "".join(m["content"] for m in request.body["messages"])
+    assert len(sent.encode()) <= (512 - 64 - 32) * 3  # fits the estimate, reply budget kept
+    assert request.prompt.fitted.dropped_turns > 0
+
+
+async def test_vllm_style_tokenize_is_used_when_offered(upstream, tmp_path: Path) -> None:
+    async def tokenize(request: web.Request) -> web.StreamResponse:
+        body = await request.json()
+        if "prompt" not in body:
+            return web.json_response({"detail": "prompt missing"}, status=422)
+        return web.json_response({"count": len(body["prompt"].split()), "tokens": []})
+
+    server = await upstream(ok(), tokenize=tokenize)
+    model = model_for(server, tmp_path)
+    assert await model.count_tokens("one two three") == 3
+    assert model.tokenizer.dialect == "vllm"
+    await model.close()
