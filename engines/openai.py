@@ -190,6 +190,8 @@ class OpenAIModel(ChatModel):
                     raise ModelError(f"model '{self.id}': {exc}") from exc
             except StreamError as exc:
                 raise ModelError(f"model '{self.id}': {exc}") from exc
+            except ValueError as exc:  # e.g. an event line longer than the reader allows
+                raise ModelError(f"model '{self.id}': unreadable event stream ({exc})") from exc
         yield self._finish(request, "".join(pieces), usage, len(pieces), finish or "stop",
                            started)
 
