@@ -1,0 +1,112 @@
+"""`blendbot analytics import|export` and `blendbot report COMMUNITY`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bot.analytics import format_events, parse_events
+
+from .config import Settings
+from .reports.build import UnknownCommunityError, community_report, resolve_community
+from .storage import Store
+from .storage.events import Events
+
+
+class AnalyticsUsageError(Exception):
+    """Bad analytics input: one line, exit code 2."""
+
+
+def _date(value: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"'{value}' is not a date (use YYYY-MM-DD or an ISO time)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def add_parsers(sub: Any) -> None:
+    analytics = sub.add_parser("analytics", help="import or export events (JSON lines)")
+    asub = analytics.add_subparsers(dest="analytics_command", required=True)
+    imp = asub.add_parser("import", help="import events from a JSONL file (idempotent)")
+    imp.add_argument("file", type=Path)
+    exp = asub.add_parser("export", help="print events as JSON lines")
+    exp.add_argument("--community", help="only this community (ID or platform:ID)")
+
+    report = sub.add_parser("report", help="a community's engagement and retention report")
+    report.add_argument("community", help="community ID (guild or group id), or platform:ID")
+    report.add_argument("--since", type=_date, help="start (default: 6 weeks before --until)")
+    report.add_argument("--until", type=_date, help="end, exclusive (default: now)")
+    report.add_argument("--json", action="store_true", help="print the report as JSON")
+    report.add_argument("--png", type=Path, help="write the chart to this PNG file")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    store = Store(settings.database)
+    await store.open()
+    try:
+        if args.command == "report":
+            return await _report(store, args)
+        if args.analytics_command == "import":
+            return await _import(store, args.file)
+        return await _export(store, args.community)
+    finally:
+        await store.close()
+
+
+async def _import(store: Store, path: Path) -> int:
+    try:
+        with path.open(encoding="utf-8") as f:
+            events, errors = parse_events(f)
+    except OSError as exc:
+        raise AnalyticsUsageError(f"cannot read {path}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise AnalyticsUsageError(f"{path} is not UTF-8 text") from None
+    for err in errors[:50]:
+        print(f"{path}:{err.line_no}: skipped: {err.reason}", file=sys.stderr)
+    if len(errors) > 50:
+        print(f"{path}: … and {len(errors) - 50} more malformed lines", file=sys.stderr)
+    result = await Events(store).import_events(events)
+    print(f"imported {result.added} events, {result.skipped} already present, "
+          f"{len(errors)} malformed lines skipped")
+    return 0
+
+
+async def _export(store: Store, community: str | None) -> int:
+    platform = ident = None
+    if community:
+        platform, ident = await _community(store, community)
+    sys.stdout.writelines(format_events(await Events(store).export(ident, platform)))
+    return 0
+
+
+async def _community(store: Store, ref: str) -> tuple[str, str]:
+    try:
+        return await resolve_community(store, ref)
+    except UnknownCommunityError as exc:
+        raise AnalyticsUsageError(str(exc)) from None
+
+
+async def _report(store: Store, args: argparse.Namespace) -> int:
+    platform, ident = await _community(store, args.community)
+    if args.since and args.until and args.until <= args.since:
+        raise AnalyticsUsageError("--until must be after --since")
+    built = await community_report(store, platform, ident, args.since, args.until,
+                                   chart=args.png is not None)
+    if args.png is not None:
+        if built.png is None:
+            print("warning: the chart could not be drawn (see the log)", file=sys.stderr)
+        else:
+            try:
+                args.png.write_bytes(built.png)
+            except OSError as exc:
+                raise AnalyticsUsageError(f"cannot write {args.png}: {exc.strerror}") from None
+    if args.json:
+        print(built.report.to_json())
+    else:
+        print(built.text)
+    return 0

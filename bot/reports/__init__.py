@@ -1,0 +1,1 @@
+"""Weekly engagement and retention reports per community: building, scheduling, posting."""

@@ -1,0 +1,65 @@
+"""One community's report from the database: text, JSON and chart."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from bot.analytics import AnalysisOptions, Report, build_report, summary_text
+
+from ..storage import Store
+from ..storage.events import Events
+
+log = logging.getLogger(__name__)
+DEFAULT_SPAN = timedelta(weeks=6)  # long enough for retention out to day 30
+
+
+class UnknownCommunityError(LookupError):
+    """No such community; the message lists the known ones."""
+
+
+@dataclass(frozen=True, slots=True)
+class BuiltReport:
+    report: Report
+    text: str
+    png: bytes | None  # None when the chart could not be drawn (the text still goes out)
+
+
+async def resolve_community(store: Store, ref: str) -> tuple[str, str]:
+    """(platform, external id) for `ID` or `platform:ID`."""
+    known = await Events(store).communities()
+    platform, _, ident = ref.rpartition(":") if ":" in ref else ("", "", ref)
+    matches = [(p, x) for p, x, _ in known if x == ident and (not platform or p == platform)]
+    if len(matches) == 1:
+        return matches[0]
+    if not matches:
+        shown = ", ".join(f"{p}:{x}" for p, x, _ in known[:20]) or "none yet"
+        raise UnknownCommunityError(f"no community '{ref}' (known: {shown})")
+    choices = ", ".join(f"{p}:{x}" for p, x in matches)
+    raise UnknownCommunityError(f"'{ref}' is on several platforms; say which: {choices}")
+
+
+async def community_report(store: Store, platform: str, community: str,
+                           since: datetime | None = None, until: datetime | None = None,
+                           options: AnalysisOptions | None = None,
+                           chart: bool = True) -> BuiltReport:
+    """Build the report off the event loop; a chart failure is logged, not raised."""
+    until = until or datetime.now(UTC)
+    since = since or until - DEFAULT_SPAN
+    events = await Events(store).export(community, platform, until)
+
+    def work() -> BuiltReport:
+        report = build_report(events, community, since, until, options, platform=platform)
+        png = None
+        if chart:
+            try:
+                from bot.analytics.chart import render_chart
+
+                png = render_chart(report)
+            except Exception:
+                log.exception("could not draw the report chart for %s", community)
+        return BuiltReport(report, summary_text(report), png)
+
+    return await asyncio.to_thread(work)
