@@ -16,12 +16,10 @@ from telegram.ext import ContextTypes
 
 from ...commands import CommandContext, Commands
 from ...service import ChatService, IncomingMessage, Reply
-from ..text import split_message
 from .admin import AdminCheck
 from .commands import RUN
 from .incoming import PLATFORM, Place, addressed, delivery_id, incoming, place_of, without_mention
 from .render import (
-    LIMIT,
     LiveReply,
     Target,
     compose,
@@ -29,6 +27,7 @@ from .render import (
     keyboard,
     send_parts,
     send_text,
+    split,
     typing,
 )
 
@@ -186,7 +185,7 @@ class Handlers:
         """Edit the old reply's messages to show the new one (sending or deleting extras)."""
         assert reply.message_id is not None
         old = await self.service.replies.deliveries(old_id)
-        parts = split_message(compose(reply, disclose), LIMIT)
+        parts = split(compose(reply, disclose))
         for i, part in enumerate(parts):
             markup = keyboard() if i == len(parts) - 1 else None
             if i < len(old):

@@ -44,6 +44,21 @@ class Target:
     reply_to: int | None = None
 
 
+def units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji may count twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def split(text: str) -> list[str]:
+    """Plain-text parts that each fit one Telegram message."""
+    limit = LIMIT
+    while True:
+        parts = split_message(text, limit)
+        if all(units(p) <= LIMIT for p in parts):
+            return parts
+        limit = limit * 3 // 4
+
+
 def keyboard() -> InlineKeyboardMarkup:
     """👍 / 👎 / 🔄 under a reply."""
     return InlineKeyboardMarkup(
@@ -113,7 +128,7 @@ async def send_parts(bot: Bot, target: Target, parts: list[str],
 async def send_text(bot: Bot, target: Target, text: str,
                     markup: InlineKeyboardMarkup | None = None) -> list[Message]:
     """Send `text` as plain text, split at 4,096 characters."""
-    return await send_parts(bot, target, split_message(text, LIMIT), markup)
+    return await send_parts(bot, target, split(text), markup)
 
 
 @contextlib.asynccontextmanager
@@ -164,9 +179,12 @@ class LiveReply:
 
     def _preview(self) -> str:
         text = self._text.strip()
-        if len(text) + len(WRITING) > LIMIT:
-            return text[: LIMIT - len(WRITING)] + WRITING
-        return text + WRITING if text else ""
+        if not text:
+            return ""
+        room = LIMIT - len(WRITING)
+        while units(text) > room:  # long already: show its start until the final parts
+            text = text[: max(room // 2, room - (units(text) - len(text)))]
+        return text + WRITING
 
     async def _pump(self) -> None:
         while not self._done.is_set():
@@ -215,7 +233,7 @@ class LiveReply:
                     markup: InlineKeyboardMarkup | None = None) -> list[Message]:
         """Show the final `text` (split if long; `markup` on the last part)."""
         await self._stop()
-        parts = split_message(text, LIMIT)
+        parts = split(text)
         if self.message is None:
             return await send_parts(self.bot, self.target, parts, markup)
         delay = self._next_at - self._loop.time()

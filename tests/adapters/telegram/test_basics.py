@@ -6,7 +6,7 @@ from telegram import User
 
 from bot.adapters.telegram.commands import MENU, RUN, bot_commands
 from bot.adapters.telegram.incoming import without_mention
-from bot.adapters.telegram.render import compose
+from bot.adapters.telegram.render import LIMIT, compose, split, units
 from bot.service import Reply
 
 ME = User(4242, "Blendbot", is_bot=True, username="blendtestbot")
@@ -28,3 +28,10 @@ def test_compose_adds_notices_and_the_disclosed_model() -> None:
     assert compose(reply, False) == "Hello\n\n(your message was shortened)"
     assert compose(reply, True).endswith("\n\n— gemma3-270m")
     assert compose(Reply("hint", "Slow down"), True) == "Slow down"
+
+
+def test_parts_fit_telegram_counting_utf16() -> None:
+    text = " ".join(["🍵🌱"] * 2000)  # 5,999 characters, 9,999 UTF-16 units
+    parts = split(text)
+    assert len(parts) == 3 and all(units(p) <= LIMIT for p in parts)
+    assert " ".join(parts) == text
