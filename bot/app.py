@@ -10,6 +10,7 @@ from engines.registry import build_model
 from persona import GLOBAL_SYSTEM_PROMPT
 
 from .config import Settings
+from .reports.scheduler import ReportService
 from .service import ChatService, ServiceOptions
 from .storage import Store
 
@@ -20,8 +21,11 @@ class App:
     store: Store
     engine: BlendedEngine
     service: ChatService
+    reports: ReportService | None = None
 
     async def close(self) -> None:
+        if self.reports is not None:
+            await self.reports.shutdown()
         await self.engine.close()
         await self.store.close()
 
@@ -51,4 +55,5 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
         rate_limit=settings.rate_limit,
         rate_window_s=settings.rate_window_s,
     )
-    return App(settings, store, engine, ChatService(store, engine, options))
+    service = ChatService(store, engine, options)
+    return App(settings, store, engine, service, ReportService(store, settings.database))

@@ -12,6 +12,7 @@ from engines import ALL_MODES, BlendError
 from engines.policies import parse_weights
 from persona import CardError, load_card
 
+from .reports.scheduler import ReportService, ScheduleError, parse_schedule
 from .service import ChatService, IncomingMessage
 from .storage import ChannelState
 
@@ -42,8 +43,9 @@ def _on_off(value: str) -> bool | None:
 
 
 class Commands:
-    def __init__(self, service: ChatService) -> None:
+    def __init__(self, service: ChatService, reports: ReportService | None = None) -> None:
         self.service = service
+        self.reports = reports
 
     async def _channel(self, ctx: CommandContext) -> ChannelState:
         return await self.service.channel(ctx.where)
@@ -188,3 +190,46 @@ class Commands:
             return CommandResult(greeting.text)
         persona = await self.service.persona_of(await self._channel(ctx))
         return CommandResult(f"Hi! I'm {persona.name}. Talk to me and I'll answer.")
+
+    # ---- /report --------------------------------------------------------------------------
+
+    async def _community(self, ctx: CommandContext) -> int:
+        return (await self._channel(ctx)).community_id
+
+    async def report_now(self, ctx: CommandContext) -> CommandResult:
+        """Post this community's report to its report channel (or here if none is set)."""
+        if not ctx.is_admin:
+            return _refuse(ADMIN_ONLY)
+        if self.reports is None:
+            return _refuse("Reports are not running in this process.")
+        community = await self._community(ctx)
+        done = await self.reports.send(community, None)
+        if done.startswith("No report channel"):
+            done = await self.reports.send(community, ctx.where.channel_id)
+        return CommandResult(done)
+
+    async def report_channel(self, ctx: CommandContext, channel_id: str,
+                             channel_name: str = "") -> CommandResult:
+        """Send this community's weekly report to `channel_id` (`/report here` passes its own)."""
+        if not ctx.is_admin:
+            return _refuse(ADMIN_ONLY)
+        if self.reports is None:
+            return _refuse("Reports are not running in this process.")
+        schedule = await self.reports.set_channel(await self._community(ctx), channel_id)
+        where = channel_name or "this channel"
+        return CommandResult(f"Weekly reports will go to {where}, every {schedule.weekday} at "
+                             f"{schedule.hour:02d}:00 {schedule.timezone}.")
+
+    async def report_schedule(self, ctx: CommandContext, weekday: str, hour: str,
+                              timezone: str) -> CommandResult:
+        if not ctx.is_admin:
+            return _refuse(ADMIN_ONLY)
+        if self.reports is None:
+            return _refuse("Reports are not running in this process.")
+        try:
+            schedule = parse_schedule(weekday, hour, timezone)
+        except ScheduleError as exc:
+            return _refuse(f"{exc}; the schedule is unchanged.")
+        await self.reports.set_schedule(await self._community(ctx), schedule)
+        return CommandResult(f"Weekly report: every {schedule.weekday} at "
+                             f"{schedule.hour:02d}:00 {schedule.timezone}.")

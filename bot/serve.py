@@ -36,6 +36,8 @@ async def serve(settings: Settings) -> int:
             return await run_console(app.service, ConsoleOptions())
         log.warning("blendbot serving %s", " and ".join(runners))
         tasks = [asyncio.create_task(run(app), name=name) for name, run in runners.items()]
+        if app.reports is not None:
+            await app.reports.start()  # weekly reports; adapters register where to post
         _stop_on_signals(tasks)
         try:
             # the first platform to fail (bad token, refused intent) stops the others

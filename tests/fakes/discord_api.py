@@ -128,6 +128,8 @@ class FakeDiscord:
             if request.content_type == "multipart/form-data":
                 form = await request.post()
                 body = json.loads(form["payload_json"]) if "payload_json" in form else {}
+                body["_files"] = {f.filename: f.file.read() for k, f in form.items()
+                                  if k != "payload_json" and hasattr(f, "file")}
             else:
                 raw = await request.read()
                 body = json.loads(raw) if raw else None
@@ -335,7 +337,18 @@ class FakeDiscord:
                     channel_id: str | None = None, **options: Any) -> str:
         """Run `/name [sub] key:value ...` as `uid`; returns the interaction id."""
         command = next(c for c in self.commands if c["name"] == name)
-        opts = [{"name": k, "type": 3, "value": v} for k, v in options.items()]
+        resolved: dict[str, Any] = {}
+        opts = []
+        for k, v in options.items():
+            if isinstance(v, tuple) and v[0] == "channel":  # a channel picked by the user
+                opts.append({"name": k, "type": 7, "value": v[1]})
+                resolved.setdefault("channels", {})[v[1]] = {
+                    "id": v[1], "type": 0, "name": "general", "guild_id": self.guild_id,
+                    "permissions": str(EVERYTHING), "parent_id": None}
+            elif isinstance(v, int):
+                opts.append({"name": k, "type": 4, "value": v})
+            else:
+                opts.append({"name": k, "type": 3, "value": v})
         data_options = [{"name": sub, "type": 1, "options": opts}] if sub else opts
         perms = EVERYTHING if uid == self.admin_id else 1024 | 2048
         member = {**self.member_payload(uid), "permissions": str(perms)}
@@ -348,7 +361,8 @@ class FakeDiscord:
             "member": member, "app_permissions": str(EVERYTHING), "locale": "en-US",
             "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {},
             "context": 0, "attachment_size_limit": 10485760,
-            "data": {"id": command["id"], "name": name, "type": 1, "options": data_options},
+            "data": {"id": command["id"], "name": name, "type": 1, "options": data_options,
+                     "resolved": resolved},
         })
         return iid
 

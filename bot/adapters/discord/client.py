@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import re
 from typing import Any
@@ -45,7 +46,7 @@ class BlendBot(ext.AutoShardedBot):
         )
         self.app = app
         self.service = app.service
-        self.commands_layer = Commands(app.service)
+        self.commands_layer = Commands(app.service, app.reports)
         self.dev_guild = dev_guild
         self.regenerate_view = RegenerateView(self.regenerate)
         self.sender = ReplySender(app.service, self.regenerate_view)
@@ -67,6 +68,8 @@ class BlendBot(ext.AutoShardedBot):
                              self.post_greeting):
             self.tree.add_command(command)
         self.add_view(self.regenerate_view)
+        if self.app.reports is not None:
+            self.app.reports.register_sink(PLATFORM, self.send_report)
         guild = discord.Object(self.dev_guild) if self.dev_guild else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
@@ -130,6 +133,17 @@ class BlendBot(ext.AutoShardedBot):
         channel = interaction.channel
         if isinstance(channel, discord.abc.Messageable):
             await channel.send(text, allowed_mentions=NO_MENTIONS)
+
+    async def send_report(self, channel_id: str, text: str, png: bytes | None) -> None:
+        """A weekly report: an embed with the chart as its image."""
+        channel = self.get_channel(int(channel_id)) or await self.fetch_channel(int(channel_id))
+        embed = discord.Embed(title="Weekly report", description=text[:4096])
+        if png is None:
+            await channel.send(embed=embed, allowed_mentions=NO_MENTIONS)  # type: ignore[union-attr]
+            return
+        embed.set_image(url="attachment://report.png")
+        await channel.send(embed=embed, file=discord.File(io.BytesIO(png), "report.png"),  # type: ignore[union-attr]
+                           allowed_mentions=NO_MENTIONS)
 
     # ---- feedback -------------------------------------------------------------------------
 

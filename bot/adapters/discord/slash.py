@@ -127,8 +127,28 @@ def build(commands: Commands, model_ids: list[str],
     async def reset(interaction: discord.Interaction) -> None:
         await answer(interaction, commands.reset, on_greeting=on_greeting)
 
+    report = app_commands.Group(name="report", description="Weekly engagement reports",
+                                default_permissions=ADMIN)
+
+    @report.command(name="now", description="Post this server's report now")
+    async def report_now(interaction: discord.Interaction) -> None:
+        await answer(interaction, commands.report_now)
+
+    @report.command(name="channel", description="Where the weekly report is posted")
+    async def report_channel(interaction: discord.Interaction,
+                             channel: discord.TextChannel) -> None:
+        await answer(interaction, lambda ctx: commands.report_channel(
+            ctx, str(channel.id), f"#{channel.name}"))
+
+    @report.command(name="schedule", description="When: weekday, hour (0-23), timezone")
+    @app_commands.describe(weekday="mon … sun", hour="0-23", timezone="e.g. UTC, Europe/Berlin")
+    async def report_schedule(interaction: discord.Interaction, weekday: str, hour: int,
+                              timezone: str = "UTC") -> None:
+        await answer(interaction, lambda ctx: commands.report_schedule(
+            ctx, weekday, str(hour), timezone))
+
     @app_commands.command(name="stats", description="Messages, users and models here")
     async def stats(interaction: discord.Interaction) -> None:
         await answer(interaction, commands.stats, private=True)
 
-    return [blend, persona, reset, stats]
+    return [blend, persona, report, reset, stats]

@@ -12,6 +12,7 @@ from bot.adapters.discord import BlendBot, configure_endpoints
 from bot.adapters.discord.shards import ShardPlan
 from bot.app import App
 from bot.config import Settings
+from bot.reports.scheduler import ReportService
 from bot.service import ChatService, ServiceOptions
 from bot.storage import Store
 from engines import BlendedEngine, ChatModel
@@ -35,7 +36,8 @@ async def make_app(tmp_path: Path, models: list[ChatModel], **options: object) -
     store = Store(settings.database)
     await store.open()
     engine = BlendedEngine(models, seed=1)
-    return App(settings, store, engine, ChatService(store, engine, ServiceOptions(**options)))
+    service = ChatService(store, engine, ServiceOptions(**options))
+    return App(settings, store, engine, service, ReportService(store, settings.database))
 
 
 class Running:

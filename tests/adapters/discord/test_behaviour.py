@@ -178,3 +178,26 @@ async def test_reconnects_after_the_gateway_drops(running: Running, fake: FakeDi
     await until(lambda: len(fake.identifies) == 2 and fake.ready.is_set(), 30)
     await fake.user_says("still there?", mention=True)
     await replies_in(fake, fake.channel_id)
+
+
+async def test_weekly_report_goes_to_the_report_channel_as_an_embed(
+    running: Running, fake: FakeDiscord
+) -> None:
+    await fake.user_says("hello", mention=True)
+    await replies_in(fake, fake.channel_id)
+    await fake.slash("report", "channel", uid=fake.member_id, channel=("channel", fake.channel_id))
+    await until(lambda: len(fake.followups()) == 1)
+    assert "Only admins" in fake.followups()[0].body["content"]
+    await fake.slash("report", "schedule", uid=fake.admin_id, weekday="funday", hour=9)
+    await until(lambda: len(fake.followups()) == 2)
+    assert "not a weekday" in fake.followups()[1].body["content"]
+    await fake.slash("report", "channel", uid=fake.admin_id, channel=("channel", fake.channel_id))
+    await until(lambda: len(fake.followups()) == 3)
+    assert "every mon at 09:00 UTC" in fake.followups()[2].body["content"]
+    await fake.slash("report", "now", uid=fake.admin_id)
+    await until(lambda: any(c.body.get("embeds") for c in fake.posts()), 30)
+    post = next(c for c in fake.posts() if c.body.get("embeds"))
+    embed = post.body["embeds"][0]
+    assert embed["title"] == "Weekly report" and embed["image"]["url"] == "attachment://report.png"
+    assert post.body["_files"]["report.png"][:4] == b"\x89PNG"
+    assert post.body["allowed_mentions"]["parse"] == []
