@@ -26,7 +26,7 @@ class Sink:
         self.posts.append((channel, text, png))
 
 
-async def wait_for(check, within: float = 8.0) -> None:  # noqa: ANN001
+async def wait_for(check, within: float = 8.0) -> None:
     for _ in range(int(within / 0.05)):
         if check():
             return
