@@ -65,7 +65,7 @@ class Commands:
         try:
             channel = await self.service.set_blend(
                 await self._channel(ctx), mode=mode,
-                model_id=model_id if mode == "single" else None)
+                model_id=model_id if mode == "single" else None, actor=ctx.where)
         except BlendError as exc:
             return _refuse(f"Cannot use that: {exc}.")
         detail = f" ({channel.model_id})" if mode == "single" else ""
@@ -83,7 +83,7 @@ class Commands:
         try:
             weights = parse_weights(spec)
             channel = await self.service.set_blend(
-                await self._channel(ctx), mode="weighted", weights=weights)
+                await self._channel(ctx), mode="weighted", weights=weights, actor=ctx.where)
         except BlendError as exc:
             return _refuse(f"Cannot use those weights: {exc}.")
         shown = ", ".join(f"{k}={v:g}" for k, v in (channel.weights or {}).items())
@@ -140,7 +140,7 @@ class Commands:
             return _refuse(ADMIN_ONLY)
         channel = await self._channel(ctx)
         try:
-            choice = await self.service.set_persona(channel, name)
+            choice = await self.service.set_persona(channel, name, actor=ctx.where)
         except LookupError as exc:
             return _refuse(str(exc).strip("'\""))
         greeting = await self.service.greet(ctx.where)

@@ -27,6 +27,7 @@ from persona import GLOBAL_SYSTEM_PROMPT, Lorebook, build_conversation, pick_gre
 from .personas import PersonaChoice, Personas
 from .ratelimit import RateLimiter
 from .storage import ChannelState, Store, StoredMessage
+from .storage.events import Events
 from .storage.feedback import FeedbackKind, Replies
 from .storage.library import Library
 
@@ -84,6 +85,7 @@ class ChatService:
         self.library = Library(store)
         self.personas = Personas(self.library, options.bot_name)
         self.replies = Replies(store)
+        self.events = Events(store)
         self.limiter = RateLimiter(options.rate_limit, options.rate_window_s)
 
     def blend_of(self, channel: ChannelState) -> BlendSettings:
@@ -105,8 +107,12 @@ class ChatService:
         mode: str | None = None,
         model_id: str | None = None,
         weights: Mapping[str, float] | None = None,
+        actor: IncomingMessage | None = None,
     ) -> ChannelState:
-        """Change a channel's blend after checking the engine can serve it (`BlendError`)."""
+        """Change a channel's blend after checking the engine can serve it (`BlendError`).
+
+        A change of mode is recorded (by `actor`, if given) for the reports' mode comparison.
+        """
         current = self.blend_of(channel)
         wanted = BlendSettings(
             mode=mode or current.mode,
@@ -114,18 +120,32 @@ class ChatService:
             weights=dict(weights) if weights is not None else current.weights,
         )
         self.engine.check(wanted)
-        return await self.store.update_channel(
+        updated = await self.store.update_channel(
             channel.id, mode=wanted.mode, model_id=wanted.model_id,
             weights=dict(wanted.weights) or None,
         )
+        if wanted.mode != (channel.mode or None):
+            await self._record(channel, "mode", wanted.mode, actor)
+        return updated
 
-    async def set_persona(self, channel: ChannelState, name: str) -> PersonaChoice:
+    async def _record(self, channel: ChannelState, setting: str, value: str | None,
+                      actor: IncomingMessage | None) -> None:
+        user_id = None
+        if actor is not None:
+            user_id = await self.store.ensure_user(actor.platform, actor.user_id,
+                                                   actor.user_name)
+        await self.events.record_setting(channel.id, setting, value, user_id)
+
+    async def set_persona(self, channel: ChannelState, name: str,
+                          actor: IncomingMessage | None = None) -> PersonaChoice:
         """Give a channel a persona by name or id; `LookupError` names the choices."""
         choice = await self.personas.find(name)
         if choice is None:
             names = ", ".join(p.name for p in await self.personas.all())
             raise LookupError(f"no persona named '{name}' (choose from {names})")
         await self.store.update_channel(channel.id, persona=choice.ref)
+        if choice.ref != channel.persona:
+            await self._record(channel, "persona", choice.name, actor)
         return choice
 
     async def persona_of(self, channel: ChannelState) -> PersonaChoice:

@@ -126,3 +126,13 @@ async def test_feedback_and_regenerate(svc: ChatService) -> None:
     assert {m for _, _, m in rows} == {first.model_id}  # tied to the model that wrote it
     stale = await svc.regenerate(msg, first.message_id)
     assert stale.kind == "hint" and "latest reply" in stale.text
+
+
+async def test_mode_and_persona_changes_become_report_events(cmds: Commands,
+                                                             svc: ChatService) -> None:
+    await cmds.blend_mode(ADMIN, "single")
+    await cmds.blend_mode(ADMIN, "single")  # no change: no second event
+    await cmds.persona_set(ADMIN, "Juniper")
+    events = await svc.events.export("g1", "discord")
+    settings = [(e.setting, e.value, e.user) for e in events if hasattr(e, "setting")]
+    assert settings == [("mode", "single", "alice"), ("persona", "Juniper", "alice")]
