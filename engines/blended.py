@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .base import ChatModel, Conversation, Generation, ModelError, SamplingParams
 from .gate import BusyError, FairGate
@@ -32,6 +32,9 @@ from .policies import (
     SelectionPolicy,
     effective_weights,
 )
+
+if TYPE_CHECKING:
+    from .ranked import RankedOptions, RankerSource
 
 log = logging.getLogger(__name__)
 PROBE_CHANNEL = "\x00probe"  # the fair-turn key of health probes
@@ -69,10 +72,15 @@ class Attempts:
         self.policy = policy
         self.request = request
         self.failed: list[str] = []
+        self.errors: list[BaseException] = []
         self.busy: list[str] = []
 
     def next_model(self) -> ChatModel:
-        """The next member to try; raises when none is left (busy wins: it asks to retry)."""
+        """The next member to try; raises when none is left.
+
+        Busy members win (the user is asked to retry); when the only member that could answer
+        failed, its own (user-safe) message is kept.
+        """
         try:
             return self.engine.draw(
                 self.policy, self.request.blend, exclude=(*self.failed, *self.busy)
@@ -80,6 +88,10 @@ class Attempts:
         except AllModelsDownError:
             if self.busy:
                 raise BusyError(", ".join(self.busy)) from None
+            resting = [h for h in self.engine.health()
+                       if not h.available and h.model_id not in self.failed]
+            if len(self.errors) == 1 and isinstance(self.errors[0], ModelError) and not resting:
+                raise AllModelsDownError(str(self.errors[0])) from self.errors[0]
             raise
 
     def was_busy(self, model: ChatModel, error: BusyError) -> None:
@@ -89,6 +101,7 @@ class Attempts:
     def failed_with(self, model: ChatModel, error: BaseException, *, started: bool) -> None:
         self.engine.record_failure(model, error, started=started)
         self.failed.append(model.id)
+        self.errors.append(error)
 
     def succeeded(self, model: ChatModel, generation: Generation) -> Generation:
         self.engine.record_success(model)
@@ -154,8 +167,16 @@ class DrawOneMode:
                                      ) from exc
 
 
-def default_modes() -> dict[str, Mode]:
-    return {name: DrawOneMode(policy) for name, policy in DRAW_ONE_POLICIES.items()}
+def default_modes(ranker: RankerSource | None = None,
+                  ranked: RankedOptions | None = None) -> dict[str, Mode]:
+    """The draw-one modes, and `best_of_n` and `fuse` when there is a ranker."""
+    modes: dict[str, Mode] = {
+        name: DrawOneMode(policy) for name, policy in DRAW_ONE_POLICIES.items()}
+    if ranker is not None:
+        from .ranked import ranked_modes
+
+        modes.update(ranked_modes(ranker, ranked))
+    return modes
 
 
 class BlendedEngine:
@@ -168,6 +189,8 @@ class BlendedEngine:
         modes: Mapping[str, Mode] | None = None,
         breaker: BreakerConfig | None = None,
         clock: Callable[[], float] = time.monotonic,
+        ranker: RankerSource | None = None,
+        ranked: RankedOptions | None = None,
     ) -> None:
         if not models:
             raise BlendError("no models configured")
@@ -178,13 +201,19 @@ class BlendedEngine:
             m.id: FairGate(m.max_parallel, m.max_queue, name=m.id) for m in models
         }
         self.rng = random.Random(seed)
-        self.modes: dict[str, Mode] = dict(modes) if modes is not None else default_modes()
+        self.modes: dict[str, Mode] = (dict(modes) if modes is not None
+                                       else default_modes(ranker, ranked))
         self.health_board = HealthBoard(self.models, breaker, clock)
         self._probes: set[asyncio.Task[None]] = set()
 
     @property
     def model_ids(self) -> list[str]:
         return list(self.models)
+
+    def available_members(self) -> list[str]:
+        """Models that may answer now (not benched), in configured order; starts due probes."""
+        self._start_due_probes()
+        return [m for m in self.model_ids if self.health_board.available(m)]
 
     def check(self, blend: BlendSettings) -> None:
         """Raise `BlendError` with a user-facing message if `blend` cannot be served."""

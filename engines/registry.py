@@ -12,7 +12,15 @@ import re
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from .base import ChatModel, SamplingParams
 from .prompts import PromptFormatName
@@ -49,7 +57,7 @@ class ModelSpec(BaseModel):
     max_queue: int = Field(default=16, ge=0)  # waiting requests before "busy, try again"
 
     # local files: llamacpp, ctransformers
-    path: str | None = None
+    path: str | None = Field(default=None, validate_default=True)
     n_threads: int | None = Field(default=None, ge=1)
     # llamacpp
     n_gpu_layers: int = 0
@@ -59,7 +67,7 @@ class ModelSpec(BaseModel):
 
     # openai
     base_url: str | None = None
-    base_urls: list[str] = Field(default_factory=list)
+    base_urls: list[str] = Field(default_factory=list, validate_default=True)
     model: str | None = None  # the server's model name; default: `id`
     api_key_env: str | None = None  # the environment variable holding the API key
     concurrency: int = Field(default=4, ge=1)  # requests at once per base URL
@@ -76,20 +84,32 @@ class ModelSpec(BaseModel):
             raise SpecError(f"unknown backend {value!r} (choose from {', '.join(BACKENDS)})")
         return value
 
+    @field_validator("path", mode="after")
+    @classmethod
+    def _file_backends_need_a_path(cls, value: str | None, info: ValidationInfo) -> str | None:
+        backend = info.data.get("backend")
+        if not value and backend in ("llamacpp", "ctransformers"):
+            raise SpecError(f"model '{info.data.get('id', '?')}' (backend {backend}) needs a "
+                            "path: a GGUF/GGML file or package:PKG/FILE")
+        return value
+
     @field_validator("base_url", "base_urls", mode="after")
     @classmethod
-    def _http_urls(cls, value: str | list[str] | None) -> str | list[str] | None:
+    def _http_urls(cls, value: str | list[str] | None, info: ValidationInfo
+                   ) -> str | list[str] | None:
         for url in [value] if isinstance(value, str) else value or []:
             if not url.startswith(("http://", "https://")):
                 raise SpecError(f"base URL {url!r} must start with http:// or https://")
+        if (info.field_name == "base_urls" and info.data.get("backend") == "openai"
+                and not value and not info.data.get("base_url")):
+            raise SpecError(f"model '{info.data.get('id', '?')}' (backend openai) needs "
+                            "base_url or base_urls")
         return value
 
     @model_validator(mode="after")
     def _backend_needs(self) -> ModelSpec:
         given = self.model_fields_set
         if self.backend == "openai":
-            if not self.urls:
-                raise SpecError(f"model '{self.id}' (backend openai) needs base_url or base_urls")
             if self.base_url and self.base_urls:
                 raise SpecError(f"model '{self.id}': give base_url or base_urls, not both")
             if self.api_key_env is not None and not ENV_NAME.match(self.api_key_env):
@@ -98,8 +118,6 @@ class ModelSpec(BaseModel):
             wrong = [k for k in (*_FILE_KEYS, *_LLAMA_KEYS, "model_type", "n_threads")
                      if k in given]
         else:
-            if not self.path:
-                raise SpecError(f"model '{self.id}' (backend {self.backend}) needs a path")
             wrong = [k for k in _HTTP_KEYS if k in given]
             if self.backend == "ctransformers":
                 wrong += [k for k in _LLAMA_KEYS if k in given]
