@@ -177,3 +177,9 @@ async def test_check_health_probes_remote_models_now() -> None:
     health = {h.model_id: h for h in await engine(a, b).check_health()}
     assert health["a"].state == "healthy" and health["b"].state == "failing"
     assert health["b"].as_json()["consecutive_failures"] == 1
+
+
+async def test_a_lone_members_own_error_reaches_the_user() -> None:
+    e = engine(StubModel("only", fail_after=0))
+    with pytest.raises(AllModelsDownError, match="model 'only' failed while generating: boom"):
+        await e.reply(request())
