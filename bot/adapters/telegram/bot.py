@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
 from telegram import Update
-from telegram.error import InvalidToken, NetworkError
+from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -101,7 +101,10 @@ async def run_telegram(app: App, options: TelegramOptions | None = None) -> None
     application = build_application(app, options)
     try:
         async with application:  # getMe: the token is checked here
-            await application.bot.set_my_commands(bot_commands())
+            try:
+                await application.bot.set_my_commands(bot_commands())
+            except TelegramError as exc:  # the menu is a convenience: run without it
+                log.warning("telegram: setMyCommands failed: %s", exc)
             await application.start()
             updater = application.updater
             assert updater is not None
@@ -115,7 +118,7 @@ async def run_telegram(app: App, options: TelegramOptions | None = None) -> None
             else:
                 await updater.start_polling(timeout=options.poll_timeout,
                                             allowed_updates=UPDATES)
-            log.warning("telegram: @%s is running (%s)", application.bot.username,
+            log.info("telegram: @%s is running (%s)", application.bot.username,
                         "webhook" if secret else "long polling")
             try:
                 await asyncio.Event().wait()  # until cancelled
@@ -128,5 +131,6 @@ async def run_telegram(app: App, options: TelegramOptions | None = None) -> None
         raise ConfigError("TELEGRAM_TOKEN was rejected by the Telegram Bot API "
                           "(check the token BotFather gave you)") from None
     except NetworkError as exc:
+        reason = " ".join(str(exc).split())
         raise ConfigError(f"cannot reach the Telegram Bot API at {settings.telegram_api_url}: "
-                          f"{exc}") from None
+                          f"{reason}") from None
