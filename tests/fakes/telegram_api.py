@@ -313,6 +313,23 @@ class FakeTelegram:
         self._state.messages[(chat_id, message["message_id"])] = message
         return message
 
+    def _api_sendPhoto(self, params: JSON) -> JSON:
+        chat_id = int(params["chat_id"])
+        chat = self._chats.get(chat_id) or {"id": chat_id, "type": "supergroup", "title": "?"}
+        photo = params.get("photo")
+        if not isinstance(photo, web.FileField):
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        params["photo"] = photo.file.read()  # keep the bytes for the test to look at
+        caption = str(params.get("caption") or "")
+        if len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        message: JSON = {"message_id": self._next_id(chat_id), "date": int(time.time()),
+                         "chat": chat, "from": self.bot, "caption": caption,
+                         "photo": [{"file_id": "p1", "file_unique_id": "p1", "width": 1100,
+                                    "height": 750}]}
+        self._state.messages[(chat_id, message["message_id"])] = message
+        return message
+
     def _api_editMessageText(self, params: JSON) -> JSON:
         key = (int(params["chat_id"]), int(params["message_id"]))
         message = self._bot_message(params, key)
@@ -347,7 +364,7 @@ class FakeTelegram:
 
 
 def _decode(key: str, value: Any) -> Any:
-    if key == "text" or not isinstance(value, str):
+    if key in ("text", "caption") or not isinstance(value, str):
         return value
     try:
         return json.loads(value)

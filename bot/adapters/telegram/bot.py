@@ -26,6 +26,7 @@ from ...config import ConfigError
 from .admin import AdminCheck
 from .commands import MENU, bot_commands
 from .handlers import Handlers, Pacing
+from .render import send_report
 
 log = logging.getLogger(__name__)
 SECRET_ENV = "BLENDBOT_TELEGRAM_WEBHOOK_SECRET"
@@ -57,7 +58,15 @@ def build_application(app: App, options: TelegramOptions | None = None) -> Appli
         .pool_timeout(10.0)
         .build()
     )
-    handlers = Handlers(app.service, AdminCheck(options.admin_ttl), options.pacing)
+    handlers = Handlers(app.service, AdminCheck(options.admin_ttl), options.pacing,
+                        app.reports)
+    if app.reports is not None:
+        bot = application.bot
+
+        async def post_report(channel_id: str, text: str, png: bytes | None) -> None:
+            await send_report(bot, channel_id, text, png)
+
+        app.reports.register_sink("telegram", post_report)
     scope = filters.ChatType.PRIVATE | filters.ChatType.GROUPS
     application.add_handler(CommandHandler(
         [name for name, _ in MENU], handlers.on_command, scope & filters.UpdateType.MESSAGE))

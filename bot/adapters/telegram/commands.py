@@ -22,6 +22,7 @@ MENU: tuple[tuple[str, str], ...] = (
     ("persona", "List personas, or /persona <name> to switch (admins)"),
     ("reset", "Start the conversation afresh (admins)"),
     ("stats", "Message and model counts for this chat and group"),
+    ("report", "/report now | here | schedule <weekday> <hour> <timezone> (admins)"),
 )
 
 HELP = "\n".join([
@@ -63,6 +64,18 @@ async def _persona(c: Commands, ctx: CommandContext, args: Sequence[str]) -> Com
     return await c.persona_set(ctx, " ".join(args))
 
 
+async def _report(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+    action = _first(args).lower()
+    if action == "now":
+        return await c.report_now(ctx)
+    if action == "here":
+        return await c.report_channel(ctx, ctx.where.channel_id, "this chat")
+    if action == "schedule" and len(args) in (3, 4):
+        return await c.report_schedule(ctx, args[1], args[2], args[3] if len(args) > 3 else "UTC")
+    return _usage("Usage: /report now | /report here | /report schedule <weekday> <hour> "
+                  "[timezone], e.g. /report schedule mon 9 Europe/Berlin")
+
+
 def _first(args: Sequence[str]) -> str:
     return args[0] if args else ""
 
@@ -78,5 +91,6 @@ RUN: dict[str, Run] = {
     "disclose": lambda c, ctx, a: c.blend_disclose(ctx, _first(a)),
     "persona": _persona,
     "reset": lambda c, ctx, a: c.reset(ctx),
+    "report": _report,
     "stats": lambda c, ctx, a: c.stats(ctx),
 }

@@ -15,6 +15,7 @@ from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from ...commands import CommandContext, Commands
+from ...reports.scheduler import ReportService
 from ...service import ChatService, IncomingMessage, Reply
 from .admin import AdminCheck
 from .commands import RUN
@@ -51,9 +52,10 @@ class Pacing:
 class Handlers:
     """The bot's behaviour on Telegram; all decisions are `ChatService`'s and `Commands`'."""
 
-    def __init__(self, service: ChatService, admins: AdminCheck, pacing: Pacing) -> None:
+    def __init__(self, service: ChatService, admins: AdminCheck, pacing: Pacing,
+                 reports: ReportService | None = None) -> None:
         self.service = service
-        self.commands = Commands(service)
+        self.commands = Commands(service, reports)
         self.admins = admins
         self.pacing = pacing
         self._locks: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()

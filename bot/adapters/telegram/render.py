@@ -243,3 +243,13 @@ class LiveReply:
                    markup if len(parts) == 1 else None)
         tail = Target(self.target.chat_id, self.target.thread_id)
         return [self.message, *await send_parts(self.bot, tail, parts[1:], markup)]
+
+
+async def send_report(bot: Bot, channel_id: str, text: str, png: bytes | None) -> None:
+    """A weekly report: the chart as a photo with the summary as its caption (plain text)."""
+    chat, _, thread = channel_id.partition(":")
+    where = {"chat_id": int(chat), "message_thread_id": int(thread) if thread else None}
+    if png is None:
+        await bot.send_message(text=text[:4096], **where)
+        return
+    await bot.send_photo(photo=png, caption=text[:1024], filename="report.png", **where)

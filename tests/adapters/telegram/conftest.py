@@ -11,6 +11,7 @@ import pytest
 from bot.adapters.telegram import Pacing, TelegramOptions, run_telegram
 from bot.app import App
 from bot.config import Settings
+from bot.reports.scheduler import ReportService
 from bot.service import ChatService, ServiceOptions
 from bot.storage import Store
 from engines import BlendedEngine, ChatModel
@@ -37,7 +38,8 @@ async def make_app(tmp_path: Path, fake: FakeTelegram, models: list[ChatModel] |
     engine = BlendedEngine(models or [StubModel("smollm2-135m"), StubModel("gemma3-270m")],
                            seed=1)
     options = ServiceOptions(rate_limit=100)
-    return App(config, store, engine, ChatService(store, engine, options))
+    service = ChatService(store, engine, options)
+    return App(config, store, engine, service, ReportService(store, config.database))
 
 
 Starter = Callable[..., Awaitable[App]]
