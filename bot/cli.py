@@ -13,7 +13,7 @@ from typing import NoReturn
 from engines import ALL_MODES, BlendError, ModelError, SamplingParams
 
 from . import cli_analytics, cli_persona
-from .config import DRAW_MODES, ConfigError, Settings, load_settings
+from .config import DRAW_MODES, ConfigError, ModelSpecError, Settings, load_settings
 
 log = logging.getLogger("blendbot")
 
@@ -76,6 +76,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, cli_persona.PersonaUsageError, cli_analytics.AnalyticsUsageError) as exc:
         print(f"blendbot: error: {exc}", file=sys.stderr)
         return 2
+    except ModelSpecError as exc:  # a bad [[models]] table: like a bad argument
+        print(f"blendbot: error: {exc}", file=sys.stderr)
+        return 2
     except (ConfigError, ModelError, BlendError) as exc:
         print(f"blendbot: error: {exc}", file=sys.stderr)
         return 1
@@ -85,7 +88,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "models":
-        return _models(settings, args.json)
+        from . import cli_models
+
+        return await cli_models.run(settings, args.json)
     if args.command == "bench":
         from .bench import run_bench
 
@@ -162,32 +167,6 @@ async def _history(settings: Settings, channel: str, as_json: bool) -> int:
     for m in messages:
         who = m.author if m.role == "user" else f"{settings.bot_name} [{m.model_id}]"
         print(f"{m.created_at:%Y-%m-%d %H:%M:%S}  {who}: {m.text}")
-    return 0
-
-
-def _models(settings: Settings, as_json: bool) -> int:
-    rows = []
-    for spec in settings.models:
-        local = spec.source(settings.data_dir).local_path()
-        rows.append({
-            "id": spec.id,
-            "backend": spec.backend,
-            "path": spec.path,
-            "file": str(local) if local else None,
-            "file_present": bool(local and local.is_file()),
-            "n_ctx": spec.n_ctx,
-            "prompt_format": spec.prompt_format,
-            "weight": spec.weight,
-            "loaded": False,  # a fresh CLI process has loaded nothing; models load lazily
-        })
-    if as_json:
-        print(json.dumps(rows, indent=2))
-        return 0
-    for r in rows:
-        state = "present" if r["file_present"] else "not yet on disk"
-        print(f"{r['id']:<16} {r['backend']:<10} n_ctx={r['n_ctx']:<6} "
-              f"{r['prompt_format']:<13} weight={r['weight']:<4} {r['file'] or r['path']} "
-              f"({state}; not loaded)")
     return 0
 
 

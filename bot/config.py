@@ -19,7 +19,7 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
-from engines.registry import DEFAULT_MODELS, ModelSpec
+from engines.registry import DEFAULT_MODELS, ModelSpec, spec_error
 
 DRAW_MODES = ("single", "uniform", "weighted")
 SECRET_FIELDS = ("discord_token", "telegram_token")
@@ -27,6 +27,10 @@ SECRET_FIELDS = ("discord_token", "telegram_token")
 
 class ConfigError(ValueError):
     """The config file or environment is invalid; the message says where."""
+
+
+class ModelSpecError(ConfigError):
+    """A `[[models]]` table with an unknown backend or a missing path/URL (exit code 2)."""
 
 
 def config_file() -> Path | None:
@@ -147,6 +151,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "config"
-        raise ConfigError(f"invalid setting {where}: {first['msg']}") from None
+        error = ModelSpecError if spec_error(exc) is not None else ConfigError
+        raise error(f"invalid setting {where}: {first['msg']}") from None
     except (OSError, ValueError) as exc:  # unreadable or malformed TOML
         raise ConfigError(str(exc)) from None

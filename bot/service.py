@@ -22,6 +22,7 @@ from engines import (
     ReplyRequest,
     SamplingParams,
 )
+from engines.gate import BusyError
 from persona import GLOBAL_SYSTEM_PROMPT, Lorebook, build_conversation, pick_greeting
 
 from .personas import PersonaChoice, Personas
@@ -296,6 +297,9 @@ def _chat(message: StoredMessage) -> ChatMessage:
 
 
 def _failure(exc: BaseException) -> Reply:
+    if isinstance(exc, BusyError):  # already a complete, polite sentence
+        log.warning("busy: %s", exc)
+        return Reply("error", str(exc))
     log.error("reply failed", exc_info=exc)
     reason = str(exc) if isinstance(exc, ModelError | BlendError) else "an internal error"
     return Reply("error", f"Sorry, I could not answer: {reason}. Please try again.")

