@@ -9,6 +9,7 @@ do not re-read their whole history.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import logging
 import threading
 import time
@@ -278,12 +279,22 @@ class LlamaCppModel(ChatModel):
         self._executor.shutdown(wait=False)
 
 
-def _quiet_llama_logs() -> None:
-    """llama.cpp prints load-time chatter to stderr; keep it unless we are debugging."""
-    import llama_cpp._logger as llama_logger
+def _llama_log(level: int, text: bytes, _user_data: ctypes.c_void_p) -> None:
+    line = text.decode("utf-8", errors="replace").rstrip()
+    if line:
+        log.debug("llama.cpp: %s", line)
 
-    if not log.isEnabledFor(logging.DEBUG):
-        llama_logger.logger.setLevel(logging.CRITICAL)
+
+_LLAMA_LOG_SINK: list[Any] = []  # the ctypes callback must outlive every call into llama.cpp
+
+
+def _quiet_llama_logs() -> None:
+    """Send llama.cpp's own log lines to Python logging (DEBUG) instead of stderr."""
+    import llama_cpp
+
+    if not _LLAMA_LOG_SINK:
+        _LLAMA_LOG_SINK.append(llama_cpp.llama_log_callback(_llama_log))
+        llama_cpp.llama_log_set(_LLAMA_LOG_SINK[0], ctypes.c_void_p(0))
 
 
 def _token_text(llm: Llama, token: int) -> str:
