@@ -1,9 +1,10 @@
 """Lorebooks: V2 `character_book` and SillyTavern World Info, and the keyword scan.
 
 An entry is in the prompt when it is enabled and either constant or one of its keys occurs
-at the start of a word (so "beast" also finds "beasts") in the last `scan_depth` messages; a `selective` entry also needs one of its
-`secondary_keys`. The answering model keeps what fits its token budget, most important first
-(higher `priority`, then lower `insertion_order`), and inserts them by `insertion_order`.
+at the start of a word (so "beast" also finds "beasts") in the last `scan_depth` messages;
+a `selective` entry also needs one of its `secondary_keys`. The answering model keeps what
+fits its token budget, most important first (higher `priority`, then lower
+`insertion_order`), and inserts them by `insertion_order`.
 """
 
 from __future__ import annotations
