@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 export CMAKE_BUILD_PARALLEL_LEVEL ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench ranker clean
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -20,6 +20,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@ $(VENV)/.installed
 
+$(VENV)/.installed-train: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[train]'
+	touch $@ $(VENV)/.installed
+
 run: $(VENV)/.installed
 	$(BIN)/blendbot run
 
@@ -33,6 +37,18 @@ lint: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed
 	$(BIN)/blendbot bench blend-overhead --json
+
+# Optional: rebuild the shipped ranker (engines/ranker/data/) from the preference pairs in
+# PAIRS, less a held-out part (HOLDOUT, by a hash of each line), whose accuracy it reports.
+# Needs the train extra (torch==2.13.0 takes a CPU build); about 40 minutes on 2 cores.
+PAIRS ?= ../shared/data/preferences/hh-rlhf-harmless-dev.jsonl
+HOLDOUT ?= 0.2
+ranker: $(VENV)/.installed-train
+	$(BIN)/blendbot ranker train --pairs $(PAIRS) --holdout $(HOLDOUT) --no-feedback \
+		--out build/ranker
+	$(BIN)/blendbot ranker export --from build/ranker --out engines/ranker/data/ranker.onnx --int8
+	$(BIN)/blendbot ranker eval --pairs $(PAIRS) --holdout $(HOLDOUT) \
+		--model engines/ranker/data/ranker.onnx
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

@@ -6,6 +6,9 @@ from dataclasses import dataclass
 
 from engines import BlendedEngine, SamplingParams
 from engines.gate import FairGate
+from engines.ranked import RankedOptions
+from engines.ranker import SHIPPED_MODEL
+from engines.ranker.provider import RankerProvider
 from engines.registry import build_model
 from persona import GLOBAL_SYSTEM_PROMPT
 
@@ -37,6 +40,10 @@ def build_engine(settings: Settings, seed: int | None = None) -> BlendedEngine:
         default_weights=settings.default_weights,
         gate=FairGate(settings.local_concurrency),
         seed=seed if seed is not None else settings.seed,
+        ranker=RankerProvider(settings.ranker_path or SHIPPED_MODEL, settings.ranker_threads),
+        ranked=RankedOptions(aggregation=settings.ranker_aggregation,
+                             samples=settings.ranker_samples, top_k=settings.ranker_top_k,
+                             fuser=settings.fuse_model),
     )
 
 

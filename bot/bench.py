@@ -14,6 +14,7 @@ from engines.base import SamplingParams
 from engines.llamacpp import LlamaCppModel
 from engines.registry import build_model
 
+from . import bench_ranker
 from .config import ConfigError, Settings
 
 PROMPTS = (
@@ -209,6 +210,7 @@ BENCHES: dict[str, Callable[[Settings, int | None, Callable[[str], None]],
                             Awaitable[dict[str, Any]]]] = {
     "blend-overhead": blend_overhead,
     "cache": cache,
+    "ranker": bench_ranker.ranker,
 }
 
 

@@ -12,7 +12,7 @@ from typing import NoReturn
 
 from engines import ALL_MODES, BlendError, ModelError, SamplingParams
 
-from . import cli_analytics, cli_persona
+from . import cli_analytics, cli_persona, cli_ranker
 from .config import DRAW_MODES, ConfigError, ModelSpecError, Settings, load_settings
 
 log = logging.getLogger("blendbot")
@@ -52,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("run", help="start the service (console chat when no platform token is set)")
     cli_persona.add_parsers(sub)
     cli_analytics.add_parsers(sub)
+    cli_ranker.add_parsers(sub)
 
     bench = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
     bench.add_argument("name", choices=_bench_names())
@@ -73,7 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
                             format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         return asyncio.run(_dispatch(args, settings))
-    except (UsageError, cli_persona.PersonaUsageError, cli_analytics.AnalyticsUsageError) as exc:
+    except (UsageError, cli_persona.PersonaUsageError, cli_analytics.AnalyticsUsageError,
+            cli_ranker.RankerUsageError) as exc:
         print(f"blendbot: error: {exc}", file=sys.stderr)
         return 2
     except ModelSpecError as exc:  # a bad [[models]] table: like a bad argument
@@ -101,6 +103,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await serve(settings)
     if args.command in ("analytics", "report"):
         return await cli_analytics.run(args, settings)
+    if args.command == "ranker":
+        return await cli_ranker.run(args, settings)
     if args.command in ("persona", "lorebook"):
         return await cli_persona.run(args, settings)
     if args.command == "history":

@@ -8,10 +8,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,7 +21,7 @@ from pydantic_settings import (
 
 from engines.registry import DEFAULT_MODELS, ModelSpec, spec_error
 
-DRAW_MODES = ("single", "uniform", "weighted")
+DRAW_MODES = ("single", "uniform", "weighted", "best_of_n", "fuse")
 SECRET_FIELDS = ("discord_token", "telegram_token")
 
 
@@ -59,6 +59,13 @@ class Settings(BaseSettings):
     log_level: str = "WARNING"
     rate_limit: int = Field(default=6, ge=1)  # messages per user ...
     rate_window_s: float = Field(default=30.0, gt=0)  # ... per this many seconds
+    ranker_path: Path | None = None  # an exported ranker (.onnx); None: the shipped one
+    ranker_threads: int | None = Field(default=None, ge=1)  # ONNX Runtime threads
+    ranker_aggregation: Literal["bubble", "max_logits", "max_wins"] = "bubble"
+    ranker_checkpoint: Path | None = None  # a PyTorch ranker directory, for `bench ranker`
+    ranker_samples: int = Field(default=3, ge=2, le=16)  # best_of_n candidates, one-model blend
+    ranker_top_k: int = Field(default=3, ge=2, le=8)  # candidates `fuse` merges
+    fuse_model: str | None = None  # the model that fuses; default the first healthy member
 
     # Discord (DISCORD_TOKEN from the environment)
     discord_api_url: str = "https://discord.com/api/v10"
@@ -94,6 +101,14 @@ class Settings(BaseSettings):
         if not value:
             raise ValueError("at least one model is needed")
         return value
+
+    @model_validator(mode="after")
+    def _known_fuse_model(self) -> Settings:
+        ids = [m.id for m in self.models]
+        if self.fuse_model is not None and self.fuse_model not in ids:
+            raise ValueError(f"fuse_model: '{self.fuse_model}' is not a configured model "
+                             f"({', '.join(ids)})")
+        return self
 
     @classmethod
     def settings_customise_sources(
@@ -150,8 +165,10 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"]) or "config"
+        where = ".".join(str(p) for p in first["loc"])
         error = ModelSpecError if spec_error(exc) is not None else ConfigError
-        raise error(f"invalid setting {where}: {first['msg']}") from None
+        reason = first["msg"].removeprefix("Value error, ")
+        raise error(f"invalid setting {where}: {reason}" if where
+                    else f"invalid settings: {reason}") from None
     except (OSError, ValueError) as exc:  # unreadable or malformed TOML
         raise ConfigError(str(exc)) from None

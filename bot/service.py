@@ -28,6 +28,7 @@ from persona import GLOBAL_SYSTEM_PROMPT, Lorebook, build_conversation, pick_gre
 from .personas import PersonaChoice, Personas
 from .ratelimit import RateLimiter
 from .storage import ChannelState, Store, StoredMessage
+from .storage.candidates import add_candidates
 from .storage.events import Events
 from .storage.feedback import FeedbackKind, Replies
 from .storage.library import Library
@@ -216,6 +217,8 @@ class ChatService:
             completion_tokens=generation.completion_tokens,
             latency_ms=round(generation.latency_s * 1000),
         )  # committed before the adapter sends it
+        if generation.candidates:
+            await add_candidates(self.store, message_id, generation.candidates)
         return Reply("reply", text, generation.model_id, message_id, generation.notices, generation)
 
     async def regenerate(self, msg: IncomingMessage, reply_id: int,

@@ -72,6 +72,19 @@ class Conversation:
 
 
 @dataclass(frozen=True, slots=True)
+class Candidate:
+    """One generated reply of a ranked turn, with its place (1 = best) and ranker score."""
+
+    model_id: str
+    text: str
+    rank: int
+    score: float | None  # mean margin over its comparisons; None when never compared
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    latency_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class Generation:
     """A finished generation: the text and what it cost."""
 
@@ -83,6 +96,7 @@ class Generation:
     finish_reason: str = "stop"
     notices: tuple[str, ...] = field(default=())
     failed_over_from: tuple[str, ...] = field(default=())  # models that failed this reply first
+    candidates: tuple[Candidate, ...] = field(default=())  # ranked modes: every candidate
 
 
 class ModelError(RuntimeError):

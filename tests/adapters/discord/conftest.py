@@ -16,6 +16,8 @@ from bot.reports.scheduler import ReportService
 from bot.service import ChatService, ServiceOptions
 from bot.storage import Store
 from engines import BlendedEngine, ChatModel
+from engines.ranker import SHIPPED_MODEL
+from engines.ranker.provider import RankerProvider
 from tests.fakes.discord_api import FakeDiscord
 from tests.stubs import StubModel
 
@@ -35,7 +37,7 @@ async def make_app(tmp_path: Path, models: list[ChatModel], **options: object) -
     settings = Settings(data_dir=tmp_path)
     store = Store(settings.database)
     await store.open()
-    engine = BlendedEngine(models, seed=1)
+    engine = BlendedEngine(models, seed=1, ranker=RankerProvider(SHIPPED_MODEL))  # as `run`
     service = ChatService(store, engine, ServiceOptions(**options))
     return App(settings, store, engine, service, ReportService(store, settings.database))
 

@@ -6,6 +6,7 @@ import asyncio
 from pathlib import Path
 
 from bot.adapters.discord.output import REGENERATE_ID
+from bot.storage.candidates import candidates_of
 from tests.adapters.discord.conftest import Running, make_app, start_bot, until
 from tests.fakes.discord_api import FakeDiscord
 from tests.stubs import ScriptedModel, StubModel
@@ -68,9 +69,25 @@ async def test_admin_changes_mode_member_is_refused(running: Running, fake: Fake
 
 async def test_unbuilt_mode_is_refused_with_a_message(running: Running, fake: FakeDiscord
                                                       ) -> None:
-    await fake.slash("blend", "mode", uid=fake.admin_id, mode="best_of_n")
+    await fake.slash("blend", "mode", uid=fake.admin_id, mode="learned")
     await until(lambda: fake.followups())
     assert "not available yet" in fake.followups()[0].body["content"]
+
+
+async def test_best_of_n_sends_the_ranked_best_and_keeps_every_candidate(
+        running: Running, fake: FakeDiscord) -> None:
+    await fake.slash("blend", "mode", uid=fake.admin_id, mode="best_of_n")
+    await until(lambda: fake.followups())
+    assert fake.followups()[0].body["content"] == "Blend mode is now best_of_n."
+    await fake.user_says("which of you is best?", mention=True)
+    [reply] = await replies_in(fake, fake.channel_id)
+    app = running.app
+    [_, bot] = await app.service.history("discord", fake.channel_id)
+    assert bot.mode == "best_of_n"
+    stored = await candidates_of(app.store, bot.id)
+    assert sorted(c.model_id for c in stored) == ["gemma3-270m", "smollm2-135m"]
+    assert [c.rank for c in stored] == [1, 2] and stored[0].score is not None
+    assert reply["content"] == stored[0].text == bot.text and bot.model_id == stored[0].model_id
 
 
 async def test_answer_all_channel_and_disclose(running: Running, fake: FakeDiscord) -> None:

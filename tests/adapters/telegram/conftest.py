@@ -15,6 +15,8 @@ from bot.reports.scheduler import ReportService
 from bot.service import ChatService, ServiceOptions
 from bot.storage import Store
 from engines import BlendedEngine, ChatModel
+from engines.ranker import SHIPPED_MODEL
+from engines.ranker.provider import RankerProvider
 from tests.fakes.telegram_api import FakeTelegram
 from tests.stubs import StubModel
 
@@ -36,7 +38,7 @@ async def make_app(tmp_path: Path, fake: FakeTelegram, models: list[ChatModel] |
     store = Store(config.database)
     await store.open()
     engine = BlendedEngine(models or [StubModel("smollm2-135m"), StubModel("gemma3-270m")],
-                           seed=1)
+                           seed=1, ranker=RankerProvider(SHIPPED_MODEL))  # as `run`
     options = ServiceOptions(rate_limit=100)
     service = ChatService(store, engine, options)
     return App(config, store, engine, service, ReportService(store, config.database))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.app import App
+from bot.storage.candidates import candidates_of
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 
 from .helpers import ALICE, BOB, DM, FORUM, GROUP, buttons, nth_message, sent
@@ -122,3 +123,18 @@ async def test_disclose_footer_and_commands(app: App, fake: FakeTelegram) -> Non
 async def _all(fake: FakeTelegram, n: int) -> list:
     await nth_message(fake, DM, n)
     return sent(fake, DM)
+
+
+async def test_fuse_mode_by_an_admin_answers_with_one_reply_and_keeps_the_candidates(
+        app: App, fake: FakeTelegram) -> None:
+    fake.say(DM, ALICE, "/mode fuse")  # the owner of a private chat is its admin
+    assert (await nth_message(fake, DM, 1)).params["text"] == "Blend mode is now fuse."
+    fake.say(DM, ALICE, "Tell me something nice")
+    answer = (await nth_message(fake, DM, 2)).params["text"]
+    [_, bot] = await app.service.history("telegram", str(DM.id))
+    assert bot.mode == "fuse" and answer == bot.text
+    stored = await candidates_of(app.store, bot.id)
+    assert sorted(c.model_id for c in stored) == ["gemma3-270m", "smollm2-135m"]
+    assert sorted(c.rank for c in stored) == [1, 2]
+    assert answer.endswith(" reply 2")  # the fuser's second call (its first was a candidate)
+    assert answer not in {c.text for c in stored}

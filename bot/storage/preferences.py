@@ -1,0 +1,90 @@
+"""Preference pairs from the bot's own feedback, for `blendbot ranker train`.
+
+Replies to the same user turn form a chain (each regenerated reply points at the one that
+replaced it). Within a chain: a reply with 👍 (and no 👎) beats one with 👎 (and no 👍), and the
+reply that was kept beats each one that was regenerated, unless votes say otherwise.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from engines.base import ChatMessage
+from engines.ranker.pairs import PreferencePair, keyed
+from engines.ranker.texts import MAX_SOURCE_TURNS, format_source
+
+from .store import Store
+from .tables import Channel, Feedback, Message
+
+
+async def feedback_pairs(store: Store, max_turns: int = MAX_SOURCE_TURNS) -> list[PreferencePair]:
+    """Every pair the stored feedback implies, with the conversation before the turn as source."""
+    async with store.session() as s:
+        replaced = (await s.execute(
+            select(Message).where(Message.role == "assistant",
+                                  Message.replaced_by_id.is_not(None)))).scalars().all()
+        if not replaced:
+            return []
+        ids = {m.id for m in replaced} | {int(m.replaced_by_id) for m in replaced
+                                           if m.replaced_by_id is not None}
+        rows = {m.id: m for m in (await s.execute(
+            select(Message).where(Message.id.in_(ids)))).scalars()}
+        votes: dict[int, set[str]] = defaultdict(set)
+        for message_id, kind in (await s.execute(
+                select(Feedback.message_id, Feedback.kind)
+                .where(Feedback.message_id.in_(ids), Feedback.kind.in_(("up", "down"))))).all():
+            votes[message_id].add(kind)
+        pairs = []
+        for chain in _chains(rows):
+            found = _prefer(chain, votes)
+            if not found:
+                continue
+            source = await _source(s, chain[0], max_turns)
+            texts = {m.id: m.text for m in chain}
+            pairs += [keyed(source, texts[a], texts[b], ("feedback", a, b)) for a, b in found
+                      if texts[a].strip() != texts[b].strip()]
+        return pairs
+
+
+def _chains(rows: dict[int, Message]) -> list[list[Message]]:
+    """Replies to one user turn, oldest first, following `replaced_by_id`."""
+    targets = {m.replaced_by_id for m in rows.values()}
+    chains = []
+    for head in (m for m in rows.values() if m.id not in targets):
+        chain, seen = [head], {head.id}
+        while chain[-1].replaced_by_id is not None and chain[-1].replaced_by_id in rows \
+                and chain[-1].replaced_by_id not in seen:
+            chain.append(rows[int(chain[-1].replaced_by_id)])
+            seen.add(chain[-1].id)
+        if len(chain) > 1:
+            chains.append(chain)
+    return sorted(chains, key=lambda c: c[0].id)
+
+
+def _prefer(chain: list[Message], votes: dict[int, set[str]]) -> list[tuple[int, int]]:
+    """(preferred id, other id) pairs within one chain."""
+    liked = [m.id for m in chain if votes.get(m.id) == {"up"}]
+    disliked = [m.id for m in chain if votes.get(m.id) == {"down"}]
+    found = [(a, b) for a in liked for b in disliked]
+    kept = chain[-1].id if chain[-1].replaced_by_id is None else None
+    if kept is not None and kept not in disliked:
+        found += [(kept, m.id) for m in chain[:-1]
+                  if m.id not in liked and (kept, m.id) not in found]
+    return found
+
+
+async def _source(session: AsyncSession, first: Message, max_turns: int) -> str:
+    reset = await session.scalar(select(Channel.reset_after_id)
+                                 .where(Channel.id == first.channel_id)) or 0
+    query = (select(Message.role, Message.text)
+             .where(Message.channel_id == first.channel_id, Message.id < first.id,
+                    Message.replaced_by_id.is_(None))
+             .order_by(Message.id.desc()).limit(max_turns))
+    if reset < first.id:
+        query = query.where(Message.id > reset)
+    rows = list(reversed((await session.execute(query)).all()))
+    return format_source([ChatMessage("user" if role == "user" else "assistant", text)
+                          for role, text in rows], max_turns)

@@ -1,0 +1,24 @@
+"""The optional training stack (PyTorch, transformers, onnx): present or a clear message."""
+
+from __future__ import annotations
+
+import importlib.util
+
+TRAIN_HINT = "pip install 'blendbot[train]'  (PyTorch for the CPU: pip install torch==2.13.0)"
+
+
+class TrainExtraMissing(RuntimeError):
+    """PyTorch or another package of the `train` extra is not installed."""
+
+
+def missing_train_packages() -> list[str]:
+    return [name for name in ("torch", "transformers", "onnx")
+            if importlib.util.find_spec(name) is None]
+
+
+def require_train(what: str) -> None:
+    """Raise `TrainExtraMissing` naming `what` and the install line when the extra is absent."""
+    missing = missing_train_packages()
+    if missing:
+        raise TrainExtraMissing(f"{what} needs {', '.join(missing)}, which is not installed: "
+                                f"{TRAIN_HINT}")

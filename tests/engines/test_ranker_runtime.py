@@ -1,0 +1,151 @@
+"""The shipped ONNX ranker, served without PyTorch."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from engines.ranker import SHIPPED_MODEL, RankerLoadError
+from engines.ranker.encoding import Batch
+from engines.ranker.runtime import OnnxRanker
+
+OBVIOUS = [  # (source, better, worse)
+    ("Human: How do I boil an egg?",
+     "Put the egg in boiling water for about nine minutes, then cool it in cold water before "
+     "peeling it.",
+     "I hate you. Go away."),
+    ("Human: Can you recommend a good book for a long flight?",
+     "Sure! The Martian by Andy Weir is gripping and funny, perfect for a long flight.",
+     "asdf qwerty zxcv banana keyboard"),
+    ("Human: I feel lonely today.",
+     "I'm sorry you're feeling lonely. Would you like to talk about what's on your mind? "
+     "Reaching out to a friend can help too.",
+     "Nobody cares, deal with it."),
+]
+
+
+class Spy:
+    """Wraps a ranker's `run` to record every batch it is given."""
+
+    def __init__(self, ranker: OnnxRanker) -> None:
+        self.batches: list[Batch] = []
+        self._run = ranker.run
+        ranker.run = self  # type: ignore[method-assign]
+
+    def __call__(self, batch: Batch) -> np.ndarray:
+        self.batches.append(batch)
+        return self._run(batch)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> OnnxRanker:
+    return OnnxRanker.load(SHIPPED_MODEL, threads=1)
+
+
+def test_the_shipped_ranker_is_small_and_says_what_it_is(shipped: OnnxRanker) -> None:
+    assert SHIPPED_MODEL.stat().st_size < 30 * 2**20
+    meta = shipped.meta
+    assert meta.budgets.total <= 512  # MiniLM's positions
+    assert meta.info["trained_pairs"] > 1000 and 0 < meta.info["holdout"] < 1
+    assert shipped.providers[-1] == "CPUExecutionProvider"
+
+
+@pytest.mark.parametrize("aggregation", ["bubble", "max_logits", "max_wins"])
+@pytest.mark.parametrize(("source", "better", "worse"), OBVIOUS)
+def test_an_obviously_better_reply_ranks_first(shipped: OnnxRanker, aggregation: str,
+                                               source: str, better: str, worse: str) -> None:
+    for candidates, best in (([better, worse], 0), ([worse, better], 1)):
+        assert shipped.rank(source, candidates, aggregation).best == best
+
+
+def test_empty_candidates_rank_last_without_a_model_call() -> None:
+    ranker = OnnxRanker.load(SHIPPED_MODEL, threads=1)
+    spy = Spy(ranker)
+    ranking = ranker.rank("Human: hi", ["", "Hello! How can I help?", "   \n"])
+    assert spy.batches == [] and ranking.order == (1, 0, 2)
+    ranking = ranker.rank("Human: hi", ["", "Hello there!", "Hi! What's up?", " "], "max_logits")
+    assert ranking.order[2:] == (0, 3) and len(spy.batches) == 1
+    assert spy.batches[0].input_ids.shape[0] == 2  # only the two real replies, both orders
+
+
+def test_one_turn_is_one_run_padded_to_its_longest_pair() -> None:
+    ranker = OnnxRanker.load(SHIPPED_MODEL, threads=1)
+    spy = Spy(ranker)
+    candidates = ["Sure.", "Here is a longer answer with several words in it.", "Maybe.", "No"]
+    ranker.rank("Human: Can you help me plan a picnic?", candidates, "max_logits")
+    (batch,) = spy.batches
+    enc = ranker.encoder
+    src = enc.source("Human: Can you help me plan a picnic?")
+    ids = [enc.candidate(c) for c in candidates]
+    longest = max(len(enc.pair(src, ids[i], ids[j])) for i in range(4) for j in range(4))
+    assert batch.input_ids.shape == (12, longest)
+    assert batch.attention_mask.sum(axis=1).max() == longest
+
+
+def test_overlong_candidates_and_sources_are_cut_to_the_budget() -> None:
+    ranker = OnnxRanker.load(SHIPPED_MODEL, threads=1)
+    spy = Spy(ranker)
+    huge = "word " * 20_000
+    ranking = ranker.rank("Human: tell me everything. " * 2_000, [huge, "Okay!", huge])
+    assert sorted(ranking.order) == [0, 1, 2]
+    assert max(b.input_ids.shape[1] for b in spy.batches) == ranker.meta.budgets.total
+
+
+def _copy(tmp_path: Path) -> Path:
+    for name in ("ranker.onnx", "tokenizer.json"):
+        shutil.copy(SHIPPED_MODEL.parent / name, tmp_path / name)
+    return tmp_path / "ranker.onnx"
+
+
+def test_a_missing_model_is_refused_clearly(tmp_path: Path) -> None:
+    with pytest.raises(RankerLoadError, match="does not exist"):
+        OnnxRanker.load(tmp_path / "nope.onnx")
+
+
+def test_a_corrupt_model_is_refused_clearly(tmp_path: Path) -> None:
+    model = _copy(tmp_path)
+    model.write_bytes(model.read_bytes()[:5000])  # a truncated download
+    with pytest.raises(RankerLoadError, match="not a valid ONNX model"):
+        OnnxRanker.load(model)
+    model.write_text("this is not a model")
+    with pytest.raises(RankerLoadError, match="not a valid ONNX model"):
+        OnnxRanker.load(model)
+
+
+def test_a_tokenizer_that_does_not_match_is_refused(tmp_path: Path) -> None:
+    model = _copy(tmp_path)
+    data = json.loads((tmp_path / "tokenizer.json").read_text())
+    vocab = data["model"]["vocab"]
+    first, second = list(vocab)[1000:1002]
+    vocab[first], vocab[second] = vocab[second], vocab[first]  # two ids swapped
+    (tmp_path / "tokenizer.json").write_text(json.dumps(data))
+    with pytest.raises(RankerLoadError, match="does not match the ranker model"):
+        OnnxRanker.load(model)
+    (tmp_path / "tokenizer.json").write_text("{broken")
+    with pytest.raises(RankerLoadError, match="cannot read tokenizer"):
+        OnnxRanker.load(model)
+    (tmp_path / "tokenizer.json").unlink()
+    with pytest.raises(RankerLoadError, match=r"tokenizer .* is missing"):
+        OnnxRanker.load(model)
+
+
+BLOCK_TORCH = ("import sys\nfor name in ('torch', 'transformers', 'onnx'):\n"
+               "    sys.modules[name] = None\n")
+
+
+def test_serving_needs_no_torch(tmp_path: Path) -> None:
+    script = BLOCK_TORCH + (
+        "from engines.ranker.runtime import OnnxRanker\n"
+        "from engines.ranker import SHIPPED_MODEL\n"
+        "r = OnnxRanker.load(SHIPPED_MODEL, threads=1)\n"
+        "print(r.rank('Human: hi', ['Hello! Nice to meet you.', '', 'go away']).order)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parents[2], timeout=120, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().endswith(", 1)")  # the empty one last
