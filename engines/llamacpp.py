@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .base import ChatModel, Conversation, Generation, ModelError, SamplingParams
 from .fitting import FittedPrompt, fit_conversation, reply_budget
 from .kvcache import ChannelSwitch
+from .llama_amx import avoid_amx_buffers
 from .prompts import ChatTemplateFormat, PromptFormat, PromptFormatName, TranscriptFormat
 from .sources import ModelSource
 from .worker import Emit, stream_from_worker
@@ -113,6 +114,7 @@ class LlamaCppModel(ChatModel):
         from llama_cpp import Llama
 
         _quiet_llama_logs()
+        avoid_amx_buffers()
         started = time.perf_counter()
         try:
             llm = Llama(

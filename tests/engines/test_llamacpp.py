@@ -108,3 +108,14 @@ async def test_corrupt_file_is_a_clear_error(tmp_path: Path, content: bytes, mes
     with pytest.raises(ModelError, match=message) as err:
         await model.generate(CONV, PARAMS)
     assert str(path) in str(err.value)
+
+
+def test_models_load_without_amx_buffers_on_an_amx_build() -> None:
+    """llama.cpp's AMX path segfaults on some CPUs (ggml-org/llama.cpp#20824)."""
+    import llama_cpp.llama_cpp as native
+
+    from engines.llama_amx import avoid_amx_buffers, build_has_amx
+
+    avoid_amx_buffers()
+    avoid_amx_buffers()  # idempotent
+    assert native.llama_model_default_params().use_extra_bufts is (not build_has_amx())
