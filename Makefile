@@ -40,7 +40,7 @@ bench: $(VENV)/.installed
 
 # Optional: rebuild the shipped ranker (engines/ranker/data/) from the preference pairs in
 # PAIRS, less a held-out part (HOLDOUT, by a hash of each line), whose accuracy it reports.
-# Needs the train extra (torch==2.13.0 takes a CPU build); about 40 minutes on 2 cores.
+# Needs the train extra (torch==2.13.0 takes a CPU build); about 20 minutes on 2 cores.
 PAIRS ?= ../shared/data/preferences/hh-rlhf-harmless-dev.jsonl
 HOLDOUT ?= 0.2
 ranker: $(VENV)/.installed-train

@@ -53,7 +53,7 @@ def add_parsers(sub: Any) -> None:
                     help="leave this part of each pairs file out (see `ranker eval --holdout`)")
     tr.add_argument("--epochs", type=float, default=2.0)
     tr.add_argument("--batch-size", type=int, default=8, help="pairs per step")
-    tr.add_argument("--lr", type=float, default=3e-5)
+    tr.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, help="PyTorch threads (default: all cores)")
     _budget_args(tr)

@@ -21,7 +21,7 @@ from .pairs import PreferencePair
 class TrainOptions:
     epochs: float = 2.0
     batch_pairs: int = 8  # pairs per step (twice as many sequences)
-    lr: float = 3e-5  # encoder
+    lr: float = 5e-5  # encoder
     head_lr: float = 3e-4  # the freshly initialised head learns faster
     warmup: float = 0.1  # fraction of steps with a rising learning rate
     weight_decay: float = 0.01

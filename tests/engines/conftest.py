@@ -30,6 +30,11 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# `python -m llama_cpp.server`, with the same guard against llama.cpp's AMX crash as ours
+SERVE = ("import runpy; from engines.llama_amx import avoid_amx_buffers; avoid_amx_buffers(); "
+         "runpy.run_module('llama_cpp.server', run_name='__main__', alter_sys=True)")
+
+
 @dataclass
 class LlamaServer:
     """`python -m llama_cpp.server` serving SmolLM2 on a loopback port."""
@@ -45,7 +50,7 @@ class LlamaServer:
 
     def start(self, timeout: float = 90.0) -> None:
         pytest.importorskip("uvicorn", reason="needs llama-cpp-python[server] (the dev extra)")
-        args = [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path()),
+        args = [sys.executable, "-c", SERVE, "--model", str(smollm2_path()),
                 "--host", "127.0.0.1", "--port", str(self.port), "--n_ctx", "2048",
                 "--n_threads", "1"]
         if self.api_key:
