@@ -13,8 +13,9 @@ from engines.registry import build_model
 from persona import GLOBAL_SYSTEM_PROMPT
 
 from .config import Settings
+from .conversation import Conversations
+from .conversation.service import ChatService, ServiceOptions
 from .reports.scheduler import ReportService
-from .service import ChatService, ServiceOptions
 from .storage import Store
 
 
@@ -24,6 +25,7 @@ class App:
     store: Store
     engine: BlendedEngine
     service: ChatService
+    core: Conversations
     reports: ReportService | None = None
 
     async def close(self) -> None:
@@ -62,5 +64,12 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
         rate_limit=settings.rate_limit,
         rate_window_s=settings.rate_window_s,
     )
+    return assemble(settings, store, engine, options)
+
+
+def assemble(settings: Settings, store: Store, engine: BlendedEngine,
+             options: ServiceOptions) -> App:
+    """The core over an open store and an engine (tests build theirs the same way)."""
     service = ChatService(store, engine, options)
-    return App(settings, store, engine, service, ReportService(store, settings.database))
+    reports = ReportService(store, settings.database)
+    return App(settings, store, engine, service, Conversations(service, reports), reports)

@@ -7,7 +7,7 @@ import random
 import statistics
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from engines import BlendedEngine, BlendSettings, ChatMessage, Conversation, ReplyRequest
 from engines.base import SamplingParams
@@ -16,6 +16,9 @@ from engines.registry import build_model
 
 from . import bench_ranker
 from .config import ConfigError, Settings
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 PROMPTS = (
     "Hi! How are you today?",
@@ -54,11 +57,13 @@ async def blend_overhead(settings: Settings, runs: int | None, say: Callable[[st
         return time.perf_counter() - t0, gen.completion_tokens, gen.text
 
     def direct(prompt: str, seed: int) -> tuple[float, int, str]:
-        messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
+        messages: list[ChatCompletionRequestMessage] = [
+            {"role": "system", "content": SYSTEM}, {"role": "user", "content": prompt}]
         t0 = time.perf_counter()
         out = llm.create_chat_completion(messages=messages, seed=seed, **_fields(base, "seed"))
         dt = time.perf_counter() - t0
-        return dt, out["usage"]["completion_tokens"], out["choices"][0]["message"]["content"]
+        assert isinstance(out, dict)  # not streamed: one response
+        return dt, out["usage"]["completion_tokens"], out["choices"][0]["message"]["content"] or ""
 
     ratios: list[float] = []
     t_blend: list[float] = []

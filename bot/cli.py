@@ -10,10 +10,10 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from engines import ALL_MODES, BlendError, ModelError, SamplingParams
+from engines import MODE_NAMES, BlendError, ModelError
 
 from . import cli_analytics, cli_persona, cli_ranker
-from .config import DRAW_MODES, ConfigError, ModelSpecError, Settings, load_settings
+from .config import ConfigError, ModelSpecError, Settings, load_settings
 
 log = logging.getLogger("blendbot")
 
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     chat = sub.add_parser("chat", help="chat in the terminal (one reply per line when piped)")
     chat.add_argument("--channel", default="console", help="conversation name (default console)")
-    chat.add_argument("--mode", choices=DRAW_MODES, help="blend mode for this channel")
+    chat.add_argument("--mode", choices=MODE_NAMES, help="blend mode for this channel")
     chat.add_argument("--model", help="the model for --mode single")
     chat.add_argument("--seed", type=int, help="seed for reproducible draws and sampling")
     chat.add_argument("--max-tokens", type=int, help="longest reply in tokens")
@@ -118,21 +118,21 @@ def _check_choice(value: str | None, choices: Sequence[str], what: str) -> None:
 
 
 async def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    from .adapters.console import ConsoleOptions, incoming, run_console
+    from .adapters.console import ConsoleOptions, event_of, run_console
     from .app import build_app
 
     model_ids = [m.id for m in settings.models]
     _check_choice(args.model, model_ids, "model")
     if args.max_tokens is not None and args.max_tokens < 1:
         raise UsageError("--max-tokens must be at least 1")
-    options = ConsoleOptions(
-        channel=args.channel, user_name=args.user, show_model=args.show_model,
-        params=SamplingParams(max_tokens=args.max_tokens),
-    )
+    options = ConsoleOptions(channel=args.channel, user_name=args.user,
+                             show_model=args.show_model)
+    if args.max_tokens is not None:
+        settings = settings.model_copy(update={"max_tokens": args.max_tokens})
     app = await build_app(settings, seed=args.seed)
     try:
         service = app.service
-        channel = await service.channel(incoming(options, ""))
+        channel = await service.channel(event_of(options, ""))
         if args.mode or args.model:
             mode = args.mode or ("single" if args.model else None)
             await service.set_blend(channel, mode=mode, model_id=args.model)
@@ -147,7 +147,7 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
                 names = ", ".join(b.name for b in await service.library.lorebooks()) or "none"
                 raise UsageError(f"no lorebook named '{args.lorebook}' (imported: {names})")
             await service.store.update_channel(channel.id, lorebook_id=book.id)
-        return await run_console(service, options)
+        return await run_console(app.core, options)
     finally:
         await app.close()
 
@@ -174,4 +174,4 @@ async def _history(settings: Settings, channel: str, as_json: bool) -> int:
     return 0
 
 
-__all__ = ["ALL_MODES", "main"]
+__all__ = ["main"]

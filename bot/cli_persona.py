@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from persona import CardError, load_card_file, load_lorebook_file, write_card_png
+from persona import CardError, CharacterCard, load_card_file, load_lorebook_file, write_card_png
 from persona.prompt import greetings
 
 from .config import Settings
@@ -98,8 +98,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
             if args.json:
                 print(json.dumps(rows, ensure_ascii=False, indent=2))
             for r in [] if args.json else rows:
-                ident = f"#{r['id']}" if r["id"] is not None else r["ref"]
-                print(f"{r['name']:<24} {ident:<26} {r['source']:<9} "
+                ref = f"#{r['id']}" if r["id"] is not None else r["ref"]
+                print(f"{r['name']:<24} {ref:<26} {r['source']:<9} "
                       f"lore={r['lorebook_entries']} greetings={r['greetings']}")
             return 0
         choice = await _find(personas, args.name)
@@ -114,7 +114,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         return _export(choice, args.out)
 
 
-def _load(path: Path):
+def _load(path: Path) -> tuple[CharacterCard, bytes | None]:
     try:
         return load_card_file(path)
     except CardError as exc:

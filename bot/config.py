@@ -19,9 +19,9 @@ from pydantic_settings import (
     TomlConfigSettingsSource,
 )
 
+from engines import MODE_NAMES
 from engines.registry import DEFAULT_MODELS, ModelSpec, spec_error
 
-DRAW_MODES = ("single", "uniform", "weighted", "best_of_n", "fuse")
 SECRET_FIELDS = ("discord_token", "telegram_token")
 
 
@@ -87,8 +87,8 @@ class Settings(BaseSettings):
     @field_validator("default_mode")
     @classmethod
     def _known_mode(cls, value: str) -> str:
-        if value not in DRAW_MODES:
-            raise ValueError(f"must be one of {', '.join(DRAW_MODES)}")
+        if value not in MODE_NAMES:
+            raise ValueError(f"must be one of {', '.join(MODE_NAMES)}")
         return value
 
     @field_validator("models")

@@ -13,16 +13,19 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-def _platforms(settings: Settings) -> dict[str, Callable[[App], Awaitable[None]]]:
-    runners: dict[str, Callable[[App], Awaitable[None]]] = {}
+Runner = Callable[[App], Awaitable[None]]
+
+
+def _platforms(settings: Settings) -> dict[str, Runner]:
+    runners: dict[str, Runner] = {}
     if settings.discord_token is not None:
         from .adapters.discord import run_discord
 
-        runners["discord"] = run_discord
+        runners["discord"] = lambda app: run_discord(app.core, app.settings)
     if settings.telegram_token is not None:
         from .adapters.telegram import run_telegram
 
-        runners["telegram"] = run_telegram
+        runners["telegram"] = lambda app: run_telegram(app.core, app.settings)
     return runners
 
 
@@ -33,7 +36,7 @@ async def serve(settings: Settings) -> int:
         if not runners:
             from .adapters.console import ConsoleOptions, run_console
 
-            return await run_console(app.service, ConsoleOptions())
+            return await run_console(app.core, ConsoleOptions())
         log.warning("blendbot serving %s", " and ".join(runners))
         tasks = [asyncio.create_task(run(app), name=name) for name, run in runners.items()]
         if app.reports is not None:

@@ -1,13 +1,16 @@
 """Text generation: the `ChatModel` interface, backends, prompt formats and the Blended engine."""
 
 from .base import ChatMessage, ChatModel, Conversation, Generation, ModelError, SamplingParams
-from .blended import AllModelsDownError, BlendedEngine, ReplyRequest, UnsupportedModeError
+from .blended import BlendedEngine
 from .gate import BusyError
 from .health import BreakerConfig, ModelHealth
-from .policies import ALL_MODES, BlendError, BlendSettings
+from .modes import MODE_NAMES, MODES, ModeInfo
+from .policies import BlendError, BlendSettings
+from .request import AllModelsDownError, Members, Mode, ReplyRequest, UnsupportedModeError
 
 __all__ = [
-    "ALL_MODES",
+    "MODES",
+    "MODE_NAMES",
     "AllModelsDownError",
     "BlendError",
     "BlendSettings",
@@ -18,6 +21,9 @@ __all__ = [
     "ChatModel",
     "Conversation",
     "Generation",
+    "Members",
+    "Mode",
+    "ModeInfo",
     "ModelError",
     "ModelHealth",
     "ReplyRequest",

@@ -1,13 +1,11 @@
 """`BlendedEngine`: makes one reply for a channel according to its blend mode.
 
-A mode is an object with `generate` and `stream`; the draw-one modes (`single`, `uniform`,
-`weighted`) pick one model per reply with a selection policy. Modes that need several
-candidates (`best_of_n`, `fuse`, `learned`) register the same way.
-
-Failover: when the drawn model fails (an error, a timeout, a stream that breaks before its
-first word) the mode draws again among the remaining healthy members, and the reply records
-which models failed first. Each model has a circuit breaker (`engines.health`) and its own
-fair, bounded queue (`engines.gate`).
+The engine holds the blend's members: the models, a circuit breaker for each
+(`engines.health`), each model's own fair, bounded queue and the process-wide gate for local
+work (`engines.gate`). It is the `Members` its modes use (`engines.request`). The draw-one
+modes (`single`, `uniform`, `weighted`, `engines.draw_one`) pick one model per reply with a
+selection policy and fail over to another member; `best_of_n` and `fuse` (`engines.ranked`)
+need a ranker. `engines.modes` lists them all.
 """
 
 from __future__ import annotations
@@ -17,154 +15,26 @@ import logging
 import random
 import time
 from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequence
-from contextlib import asynccontextmanager
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Protocol
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import replace
 
-from .base import ChatModel, Conversation, Generation, ModelError, SamplingParams
-from .gate import BusyError, FairGate
+from .base import ChatModel, Generation, ModelError
+from .draw_one import DrawOneMode
+from .gate import FairGate
 from .health import BreakerConfig, HealthBoard, ModelHealth
+from .modes import MODE_NAMES
 from .policies import (
-    ALL_MODES,
     DRAW_ONE_POLICIES,
     BlendError,
     BlendSettings,
     SelectionPolicy,
     effective_weights,
 )
-
-if TYPE_CHECKING:
-    from .ranked import RankedOptions, RankerSource
+from .ranked import RankedOptions, RankerSource, ranked_modes
+from .request import AllModelsDownError, Mode, ReplyRequest, UnsupportedModeError
 
 log = logging.getLogger(__name__)
 PROBE_CHANNEL = "\x00probe"  # the fair-turn key of health probes
-
-
-class UnsupportedModeError(BlendError):
-    """A mode that does not exist, or is not available in this build."""
-
-
-class AllModelsDownError(ModelError):
-    """No member of the blend could answer: all failed, or are benched."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReplyRequest:
-    channel: str  # fair-turn key: one queue per channel; also the backend's KV-cache key
-    conversation: Conversation
-    blend: BlendSettings
-    params: SamplingParams = field(default_factory=SamplingParams)
-
-
-class Mode(Protocol):
-    async def generate(self, engine: BlendedEngine, request: ReplyRequest) -> Generation: ...
-
-    def stream(
-        self, engine: BlendedEngine, request: ReplyRequest
-    ) -> AsyncIterator[str | Generation]: ...
-
-
-class Attempts:
-    """One reply's draws: the members tried so far and how each one let the reply down."""
-
-    def __init__(self, engine: BlendedEngine, policy: SelectionPolicy, request: ReplyRequest):
-        self.engine = engine
-        self.policy = policy
-        self.request = request
-        self.failed: list[str] = []
-        self.errors: list[BaseException] = []
-        self.busy: list[str] = []
-
-    def next_model(self) -> ChatModel:
-        """The next member to try; raises when none is left.
-
-        Busy members win (the user is asked to retry); when the only member that could answer
-        failed, its own (user-safe) message is kept.
-        """
-        try:
-            return self.engine.draw(
-                self.policy, self.request.blend, exclude=(*self.failed, *self.busy)
-            )
-        except AllModelsDownError:
-            if self.busy:
-                raise BusyError(", ".join(self.busy)) from None
-            resting = [h for h in self.engine.health()
-                       if not h.available and h.model_id not in self.failed]
-            if len(self.errors) == 1 and isinstance(self.errors[0], ModelError) and not resting:
-                raise AllModelsDownError(str(self.errors[0])) from self.errors[0]
-            raise
-
-    def was_busy(self, model: ChatModel, error: BusyError) -> None:
-        log.info("model %s is busy (%s queue full); trying another", model.id, error.queue)
-        self.busy.append(model.id)
-
-    def failed_with(self, model: ChatModel, error: BaseException, *, started: bool) -> None:
-        self.engine.record_failure(model, error, started=started)
-        self.failed.append(model.id)
-        self.errors.append(error)
-
-    def succeeded(self, model: ChatModel, generation: Generation) -> Generation:
-        self.engine.record_success(model)
-        if self.failed:
-            log.warning("reply for %s answered by %s after failover from %s",
-                        self.request.channel, model.id, ", ".join(self.failed))
-            generation = replace(generation, failed_over_from=tuple(self.failed))
-        return generation
-
-
-class DrawOneMode:
-    """One model per reply, chosen by a selection policy; it answers from the whole history.
-
-    When the chosen model fails before writing anything, another member is drawn the same way
-    from the healthy rest; a model that fails mid-stream ends the reply with an error.
-    """
-
-    def __init__(self, policy: SelectionPolicy) -> None:
-        self.policy = policy
-
-    async def generate(self, engine: BlendedEngine, request: ReplyRequest) -> Generation:
-        attempts = Attempts(engine, self.policy, request)
-        while True:
-            model = attempts.next_model()
-            try:
-                async with engine.turn(model, request.channel):
-                    generation = await model.generate(
-                        request.conversation, request.params, channel=request.channel
-                    )
-            except BusyError as exc:
-                attempts.was_busy(model, exc)
-            except Exception as exc:
-                attempts.failed_with(model, exc, started=False)
-            else:
-                return attempts.succeeded(model, generation)
-
-    async def stream(
-        self, engine: BlendedEngine, request: ReplyRequest
-    ) -> AsyncIterator[str | Generation]:
-        attempts = Attempts(engine, self.policy, request)
-        while True:
-            model = attempts.next_model()
-            started = False  # once the user has seen text, another model cannot take over
-            try:
-                async with engine.turn(model, request.channel):
-                    async for item in model.stream(
-                        request.conversation, request.params, channel=request.channel
-                    ):
-                        if isinstance(item, Generation):
-                            item = attempts.succeeded(model, item)
-                        elif item:
-                            started = True
-                        yield item
-                return
-            except BusyError as exc:
-                attempts.was_busy(model, exc)
-            except Exception as exc:
-                attempts.failed_with(model, exc, started=started)
-                if started:
-                    if isinstance(exc, ModelError):
-                        raise
-                    raise ModelError(f"model '{model.id}' stopped in the middle of its reply"
-                                     ) from exc
 
 
 def default_modes(ranker: RankerSource | None = None,
@@ -173,13 +43,26 @@ def default_modes(ranker: RankerSource | None = None,
     modes: dict[str, Mode] = {
         name: DrawOneMode(policy) for name, policy in DRAW_ONE_POLICIES.items()}
     if ranker is not None:
-        from .ranked import ranked_modes
-
         modes.update(ranked_modes(ranker, ranked))
     return modes
 
 
+def in_registry_order(modes: Mapping[str, Mode]) -> dict[str, Mode]:
+    """`modes` in the order of `engines.modes.MODES`; a name not listed there is an error."""
+    unlisted = sorted(set(modes) - set(MODE_NAMES))
+    if unlisted:
+        raise UnsupportedModeError(
+            f"mode '{unlisted[0]}' is not in engines.modes.MODES ({', '.join(MODE_NAMES)})")
+    return {name: modes[name] for name in MODE_NAMES if name in modes}
+
+
 class BlendedEngine:
+    """Replies for channels from a blend of models, and the `Members` its modes use.
+
+    `modes` are the modes this engine can serve, in `engines.modes.MODES` order: the draw-one
+    modes always, `best_of_n` and `fuse` only with a `ranker`.
+    """
+
     def __init__(
         self,
         models: Sequence[ChatModel],
@@ -201,8 +84,8 @@ class BlendedEngine:
             m.id: FairGate(m.max_parallel, m.max_queue, name=m.id) for m in models
         }
         self.rng = random.Random(seed)
-        self.modes: dict[str, Mode] = (dict(modes) if modes is not None
-                                       else default_modes(ranker, ranked))
+        self.modes: dict[str, Mode] = in_registry_order(
+            modes if modes is not None else default_modes(ranker, ranked))  # what it serves
         self.health_board = HealthBoard(self.models, breaker, clock)
         self._probes: set[asyncio.Task[None]] = set()
 
@@ -218,9 +101,9 @@ class BlendedEngine:
     def check(self, blend: BlendSettings) -> None:
         """Raise `BlendError` with a user-facing message if `blend` cannot be served."""
         if blend.mode not in self.modes:
-            if blend.mode in ALL_MODES:
+            if blend.mode in MODE_NAMES:
                 raise UnsupportedModeError(
-                    f"mode '{blend.mode}' is not available yet "
+                    f"mode '{blend.mode}' is not available here "
                     f"(available: {', '.join(self.modes)})"
                 )
             raise UnsupportedModeError(
@@ -277,6 +160,10 @@ class BlendedEngine:
                     yield
             else:
                 yield
+
+    def cpu_turn(self, channel: str) -> AbstractAsyncContextManager[None]:
+        """A fair turn on the local gate for CPU work that is not a generation (ranking)."""
+        return self.gate.turn(channel)
 
     # -- health ---------------------------------------------------------------------------
 

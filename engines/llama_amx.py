@@ -36,7 +36,7 @@ def avoid_amx_buffers() -> None:
 
         defaults = native.llama_model_default_params
 
-        def without_extra_buffers():  # type: ignore[no-untyped-def]
+        def without_extra_buffers() -> native.llama_model_params:
             params = defaults()
             params.use_extra_bufts = False
             return params

@@ -192,6 +192,7 @@ class LlamaCppModel(ChatModel):
             out = self.llama.create_completion(
                 prompt=fitted.tokens, stop=list(fitted.prompt.stop), **kwargs
             )
+            assert isinstance(out, dict)  # not streamed: one response
         except Exception as exc:
             raise ModelError(f"model '{self.id}' failed while generating: {exc}") from exc
         latency = time.perf_counter() - started
@@ -237,9 +238,11 @@ class LlamaCppModel(ChatModel):
         pieces: list[str] = []
         finish = "stop"
         try:
-            for chunk in self.llama.create_completion(
+            chunks = self.llama.create_completion(
                 prompt=fitted.tokens, stop=list(fitted.prompt.stop), stream=True, **kwargs
-            ):
+            )
+            assert not isinstance(chunks, dict)  # streamed: an iterator of responses
+            for chunk in chunks:
                 choice = chunk["choices"][0]
                 if choice["text"]:
                     pieces.append(choice["text"])

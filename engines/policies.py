@@ -7,8 +7,6 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-ALL_MODES = ("single", "uniform", "weighted", "best_of_n", "fuse", "learned")
-
 
 class BlendError(ValueError):
     """A blend setting that cannot work (unknown model, no positive weight...)."""
@@ -36,7 +34,8 @@ class SelectionPolicy(Protocol):
 class SinglePolicy:
     """Always the channel's named model (default: the first configured)."""
 
-    def choose(self, model_ids, blend, default_weights, rng):
+    def choose(self, model_ids: Sequence[str], blend: BlendSettings,
+               default_weights: Mapping[str, float], rng: random.Random) -> str:
         if blend.model_id is None:
             return model_ids[0]
         if blend.model_id not in model_ids:
@@ -49,14 +48,16 @@ class SinglePolicy:
 class UniformPolicy:
     """The paper's blend: each model with probability 1/N, drawn per reply."""
 
-    def choose(self, model_ids, blend, default_weights, rng):
+    def choose(self, model_ids: Sequence[str], blend: BlendSettings,
+               default_weights: Mapping[str, float], rng: random.Random) -> str:
         return rng.choice(list(model_ids))
 
 
 class WeightedPolicy:
     """Draw with the channel's weights, else each model's configured default weight."""
 
-    def choose(self, model_ids, blend, default_weights, rng):
+    def choose(self, model_ids: Sequence[str], blend: BlendSettings,
+               default_weights: Mapping[str, float], rng: random.Random) -> str:
         weights = effective_weights(model_ids, blend.weights or default_weights)
         ids = list(weights)
         return rng.choices(ids, weights=[weights[i] for i in ids])[0]

@@ -5,9 +5,12 @@ from __future__ import annotations
 import abc
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from .base import ChatMessage, Conversation
+from .base import ChatMessage, Conversation, Role
+
+if TYPE_CHECKING:
+    from llama_cpp.llama_types import ChatCompletionRequestMessage
 
 PromptFormatName = Literal["chat_template", "transcript"]
 
@@ -63,23 +66,24 @@ class ChatTemplateFormat(PromptFormat):
             template=template, bos_token=bos_token, eos_token=eos_token
         )
 
-    def _messages(self, conversation: Conversation, fold_system: bool) -> list[dict[str, str]]:
-        turns: list[dict[str, str]] = []
+    def _messages(self, conversation: Conversation, fold_system: bool
+                  ) -> list[ChatCompletionRequestMessage]:
+        turns: list[tuple[Role, str]] = []
         for message in with_post_history(conversation):
             content = speaker_line(message)
-            if turns and turns[-1]["role"] == message.role:
-                turns[-1]["content"] += "\n" + content  # templates want alternating roles
+            if turns and turns[-1][0] == message.role:  # templates want alternating roles
+                turns[-1] = (message.role, f"{turns[-1][1]}\n{content}")
             else:
-                turns.append({"role": message.role, "content": content})
+                turns.append((message.role, content))
         system = conversation.system_text()
         if system:
             if not fold_system:
-                return [{"role": "system", "content": system}, *turns]
-            if turns and turns[0]["role"] == "user":
-                turns[0]["content"] = f"{system}\n\n{turns[0]['content']}"
+                turns.insert(0, ("system", system))
+            elif turns and turns[0][0] == "user":
+                turns[0] = ("user", f"{system}\n\n{turns[0][1]}")
             else:
-                turns.insert(0, {"role": "user", "content": system})
-        return turns
+                turns.insert(0, ("user", system))
+        return [_request_message(role, content) for role, content in turns]
 
     def render(self, conversation: Conversation) -> RenderedPrompt:
         try:
@@ -88,6 +92,14 @@ class ChatTemplateFormat(PromptFormat):
             result = self._formatter(messages=self._messages(conversation, fold_system=True))
         stop = [result.stop] if isinstance(result.stop, str) else list(result.stop or [])
         return RenderedPrompt(result.prompt, tuple(stop), bool(result.added_special))
+
+
+def _request_message(role: Role, content: str) -> ChatCompletionRequestMessage:
+    if role == "system":
+        return {"role": "system", "content": content}
+    if role == "user":
+        return {"role": "user", "content": content}
+    return {"role": "assistant", "content": content}
 
 
 class TranscriptFormat(PromptFormat):

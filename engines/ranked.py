@@ -14,18 +14,17 @@ import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Protocol
+from typing import Protocol
 
 from . import candidates as cands
 from .base import Candidate, Generation
+from .draw_one import DrawOneMode
 from .fuser import degenerate, fusion_conversation
 from .policies import DRAW_ONE_POLICIES
 from .ranker.aggregate import Ranking
 from .ranker.meta import RankerLoadError
 from .ranker.texts import format_source
-
-if TYPE_CHECKING:
-    from .blended import BlendedEngine, Mode, ReplyRequest
+from .request import Members, Mode, ReplyRequest
 
 log = logging.getLogger(__name__)
 FUSE_TEMPERATURE = 0.3
@@ -50,8 +49,6 @@ class RankedOptions:
 
 class _RankedMode:
     def __init__(self, ranker: RankerSource, options: RankedOptions | None = None) -> None:
-        from .blended import DrawOneMode
-
         self.ranker = ranker
         self.options = options or RankedOptions()
         self.fallback = DrawOneMode(DRAW_ONE_POLICIES["uniform"])
@@ -64,36 +61,36 @@ class _RankedMode:
                         request.blend.mode, request.channel, exc)
             return None
 
-    async def generate(self, engine: BlendedEngine, request: ReplyRequest) -> Generation:
+    async def generate(self, members: Members, request: ReplyRequest) -> Generation:
         scorer = await self._scorer(request)
         if scorer is None:
-            return await self.fallback.generate(engine, request)
-        return await self._reply(engine, request, scorer)
+            return await self.fallback.generate(members, request)
+        return await self._reply(members, request, scorer)
 
-    async def stream(self, engine: BlendedEngine, request: ReplyRequest
+    async def stream(self, members: Members, request: ReplyRequest
                      ) -> AsyncIterator[str | Generation]:
         scorer = await self._scorer(request)
         if scorer is None:
-            async for item in self.fallback.stream(engine, request):
+            async for item in self.fallback.stream(members, request):
                 yield item
             return
-        generation = await self._reply(engine, request, scorer)
+        generation = await self._reply(members, request, scorer)
         if generation.text:
             yield generation.text
         yield generation
 
-    async def _reply(self, engine: BlendedEngine, request: ReplyRequest, scorer: Scorer
+    async def _reply(self, members: Members, request: ReplyRequest, scorer: Scorer
                      ) -> Generation:
         raise NotImplementedError
 
-    async def _ranked(self, engine: BlendedEngine, request: ReplyRequest, scorer: Scorer
+    async def _ranked(self, members: Members, request: ReplyRequest, scorer: Scorer
                       ) -> tuple[list[Generation], Ranking, list[str]]:
         """The candidates, their ranking, and the members that failed to write one."""
-        found, failed = await cands.generate(engine, request, self.options.samples)
+        found, failed = await cands.generate(members, request, self.options.samples)
         texts = [g.text for g in found]
         source = format_source(request.conversation.history)
         try:
-            async with engine.gate.turn(request.channel):  # CPU work, like a local generation
+            async with members.cpu_turn(request.channel):  # CPU work, like a local generation
                 ranking = await asyncio.to_thread(scorer.rank, source, texts,
                                                   self.options.aggregation)
         except Exception as exc:
@@ -113,10 +110,10 @@ def _candidates(found: Sequence[Generation], ranking: Ranking) -> tuple[Candidat
 class BestOfNMode(_RankedMode):
     """N candidates for the same history; the ranker's best is sent."""
 
-    async def _reply(self, engine: BlendedEngine, request: ReplyRequest, scorer: Scorer
+    async def _reply(self, members: Members, request: ReplyRequest, scorer: Scorer
                      ) -> Generation:
         started = time.perf_counter()
-        found, ranking, failed = await self._ranked(engine, request, scorer)
+        found, ranking, failed = await self._ranked(members, request, scorer)
         best = found[ranking.best]
         return replace(best, latency_s=time.perf_counter() - started,
                        failed_over_from=tuple(failed), candidates=_candidates(found, ranking))
@@ -125,38 +122,38 @@ class BestOfNMode(_RankedMode):
 class FuseMode(_RankedMode):
     """The top K candidates merged into one reply by a model of the blend."""
 
-    async def _reply(self, engine: BlendedEngine, request: ReplyRequest, scorer: Scorer
+    async def _reply(self, members: Members, request: ReplyRequest, scorer: Scorer
                      ) -> Generation:
         started = time.perf_counter()
-        found, ranking, failed = await self._ranked(engine, request, scorer)
+        found, ranking, failed = await self._ranked(members, request, scorer)
         ranked = _candidates(found, ranking)
         best = replace(found[ranking.best], failed_over_from=tuple(failed), candidates=ranked)
         top = [found[i].text for i in ranking.order if found[i].text.strip()][:self.options.top_k]
-        fused = await self._fuse(engine, request, top) if len(top) > 1 else None
+        fused = await self._fuse(members, request, top) if len(top) > 1 else None
         if fused is None:
             return replace(best, latency_s=time.perf_counter() - started)
         return replace(fused, latency_s=time.perf_counter() - started,
                        failed_over_from=tuple(failed), candidates=ranked)
 
-    async def _fuse(self, engine: BlendedEngine, request: ReplyRequest, top: list[str]
+    async def _fuse(self, members: Members, request: ReplyRequest, top: list[str]
                     ) -> Generation | None:
-        healthy = engine.available_members()
+        healthy = members.available_members()
         wanted = self.options.fuser
         model_id = wanted if wanted in healthy else (healthy[0] if healthy else None)
         if model_id is None:
             return None
-        model = engine.models[model_id]
+        model = members.models[model_id]
         conversation = fusion_conversation(request.conversation, top)
         params = replace(request.params, temperature=FUSE_TEMPERATURE)
         try:
-            async with engine.turn(model, request.channel):
+            async with members.turn(model, request.channel):
                 fused = await model.generate(conversation, params, channel=request.channel)
         except Exception as exc:
-            engine.record_failure(model, exc, started=False)
+            members.record_failure(model, exc, started=False)
             log.warning("fusion by %s failed for %s; sending the best candidate", model_id,
                         request.channel)
             return None
-        engine.record_success(model)
+        members.record_success(model)
         why = degenerate(fused.text, top)
         if why is not None:
             log.info("fusion by %s %s; sending the best candidate", model_id, why)
@@ -166,5 +163,5 @@ class FuseMode(_RankedMode):
 
 def ranked_modes(ranker: RankerSource, options: RankedOptions | None = None
                  ) -> dict[str, Mode]:
-    """The ranked modes, for `BlendedEngine`'s mode table."""
+    """The ranked modes by name, for `BlendedEngine`'s mode table."""
     return {"best_of_n": BestOfNMode(ranker, options), "fuse": FuseMode(ranker, options)}

@@ -86,7 +86,7 @@ class Lorebook(BaseModel):
             raise CardError("not a World Info file: expected a JSON object with 'entries'")
         raw = obj["entries"]
         items = raw.values() if isinstance(raw, dict) else raw
-        entries = []
+        entries: list[dict[str, Any]] = []
         for item in items:
             if not isinstance(item, dict):
                 raise CardError("a World Info entry is not a JSON object")
@@ -102,8 +102,9 @@ class Lorebook(BaseModel):
                 "comment": item.get("comment"),
             })
         try:
-            return cls(name=obj.get("name") or name, entries=entries,
-                       scan_depth=obj.get("scan_depth"), token_budget=obj.get("token_budget"))
+            return cls.model_validate({
+                "name": obj.get("name") or name, "entries": entries,
+                "scan_depth": obj.get("scan_depth"), "token_budget": obj.get("token_budget")})
         except ValidationError as exc:
             raise _lore_error(exc, "World Info") from None
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import io
+import itertools
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TextIO
 
-from engines import SamplingParams
-
-from ..service import ChatService, IncomingMessage, Reply
+from ..conversation import Conversations, InboundEvent, PlatformLimits
 
 PLATFORM = "console"
 QUIT = {"/quit", "/exit", "/q"}
@@ -20,53 +20,81 @@ class ConsoleOptions:
     channel: str = "console"
     user_name: str = "User"
     show_model: bool = False
-    params: SamplingParams = field(default_factory=SamplingParams)
 
 
-def incoming(options: ConsoleOptions, text: str) -> IncomingMessage:
-    return IncomingMessage(
+def event_of(options: ConsoleOptions, text: str) -> InboundEvent:
+    return InboundEvent(
         platform=PLATFORM, community_id=PLATFORM, community_name="console",
         channel_id=options.channel, channel_name=options.channel,
         user_id=options.user_name.lower(), user_name=options.user_name, text=text,
-    )
+        is_admin=True, is_dm=True)
 
 
-def one_line(reply: Reply, show_model: bool) -> str:
+class TerminalOutbox:
+    """Prints a reply as it streams in: each edit adds what is new since the last one."""
+
+    def __init__(self, prompt: str, out: TextIO = sys.stdout, stream: bool = True) -> None:
+        self.prompt = prompt
+        self.out = out
+        self.limits = PlatformLimits(max_chars=1_000_000, edit_interval_s=0.0, writing="",
+                                     stream=stream)
+        self.shown = ""
+        self._ids = itertools.count(1)
+
+    async def send(self, text: str, *, reply_to: str | None, controls: bool) -> str:
+        print(("\n" if self.shown else "") + self.prompt + text, end="", file=self.out,
+              flush=True)
+        self.shown = text
+        return f"console:{next(self._ids)}"
+
+    async def edit(self, message_id: str, text: str, *, controls: bool) -> None:
+        new = text[len(self.shown):] if text.startswith(self.shown) else "\n" + text
+        print(new, end="", file=self.out, flush=True)
+        self.shown = text
+
+    async def delete(self, message_id: str) -> None:
+        print(file=self.out, flush=True)
+
+    async def typing(self) -> None:
+        pass
+
+    async def notify(self, text: str) -> None:
+        print(f"({text})", file=self.out, flush=True)
+
+
+def one_line(text: str, tag: str | None, show_model: bool) -> str:
     """A reply on a single line: newlines escaped as `\\n`, `[model-id] ` first if asked."""
-    text = reply.text.replace("\r", "").replace("\n", "\\n")
-    tag = reply.model_id or ("greeting" if reply.kind == "reply" else None)
-    if show_model and tag:
-        return f"[{tag}] {text}"
-    return text
+    text = text.replace("\r", "").replace("\n", "\\n")
+    return f"[{tag}] {text}" if show_model and tag else text
 
 
-async def run_piped(service: ChatService, options: ConsoleOptions,
+async def run_piped(core: Conversations, options: ConsoleOptions,
                     stdin: TextIO = sys.stdin, stdout: TextIO = sys.stdout) -> int:
     """Read one message per line; print exactly one line per message. Returns an exit code."""
     failures = 0
-    greeting = await service.greet(incoming(options, ""))
+    greeting = await core.greet(event_of(options, ""))
     if greeting is not None:
-        print(one_line(greeting, options.show_model), file=stdout, flush=True)
+        print(one_line(greeting, "greeting", options.show_model), file=stdout, flush=True)
     while True:
         line = await asyncio.to_thread(stdin.readline)
         if not line:
             return 1 if failures else 0
-        reply = await service.handle(incoming(options, line.rstrip("\n")), options.params)
-        for notice in reply.notices:
+        outbox = TerminalOutbox("", io.StringIO(), stream=False)  # the line below is shown
+        outcome = await core.handle(event_of(options, line.rstrip("\n")), outbox)
+        for notice in outcome.notices:
             print(f"note: {notice}", file=sys.stderr)
-        failures += reply.kind == "error"
-        print(one_line(reply, options.show_model), file=stdout, flush=True)
+        failures += outcome.kind == "error"
+        print(one_line(outcome.text, outcome.model_id, options.show_model), file=stdout,
+              flush=True)
 
 
-async def run_repl(service: ChatService, options: ConsoleOptions) -> int:
+async def run_repl(core: Conversations, options: ConsoleOptions) -> int:
     """Interactive chat on a terminal, streaming each reply as it is written."""
-    channel = await service.channel(incoming(options, ""))
-    name = (await service.persona_of(channel)).name
+    name = await core.persona_name(event_of(options, ""))
     print(f"blendbot — channel '{options.channel}', talking to {name}. "
           "/reset starts over, /quit leaves.", flush=True)
-    greeting = await service.greet(incoming(options, ""))
-    if greeting is not None:
-        print(f"{name}> {greeting.text}", flush=True)
+    if (greeting := await core.greet(event_of(options, ""))) is not None:
+        print(f"{name}> {greeting}", flush=True)
     while True:
         try:
             text = await asyncio.to_thread(input, f"{options.user_name}> ")
@@ -76,29 +104,17 @@ async def run_repl(service: ChatService, options: ConsoleOptions) -> int:
         if text.strip() in QUIT:
             return 0
         if text.strip() == "/reset":
-            await service.reset(channel)
+            await core.commands.reset(event_of(options, ""))
             print("(conversation reset)", flush=True)
-            greeting = await service.greet(incoming(options, ""))
-            if greeting is not None:
-                print(f"{name}> {greeting.text}", flush=True)
+            if (greeting := await core.greet(event_of(options, ""))) is not None:
+                print(f"{name}> {greeting}", flush=True)
             continue
-        started = False
-        async for item in service.stream(incoming(options, text), options.params):
-            if isinstance(item, str):
-                if not started:
-                    print(f"{name}> ", end="", flush=True)
-                    started = True
-                print(item, end="", flush=True)
-                continue
-            if not started:
-                print(item.text, end="")
-            tag = f"  [{item.model_id}]" if options.show_model and item.model_id else ""
-            print(tag, flush=True)
-            for notice in item.notices:
-                print(f"  (note: {notice})", flush=True)
+        outcome = await core.handle(event_of(options, text), TerminalOutbox(f"{name}> "))
+        tag = f"  [{outcome.model_id}]" if options.show_model and outcome.model_id else ""
+        print(tag, flush=True)
 
 
-async def run_console(service: ChatService, options: ConsoleOptions) -> int:
+async def run_console(core: Conversations, options: ConsoleOptions) -> int:
     if sys.stdin.isatty():
-        return await run_repl(service, options)
-    return await run_piped(service, options)
+        return await run_repl(core, options)
+    return await run_piped(core, options)

@@ -92,7 +92,7 @@ def _model_bars(ax: Axes, r: Report, what: str) -> None:
     ax.set_ylim(max(len(names), 3) - 0.5, -0.5)  # top to bottom; thin bars for few models
     ax.set_xlim(0, 1)
     ax.set_xlabel("fraction")
-    for yi, v in zip(y, values, strict=True):
+    for yi, v in enumerate(values):  # bar i is at y = i
         ax.text(min(v + 0.02, 0.85), yi, f"{v:.0%}", va="center", fontsize=9)
     ax.set_title(title)
     ax.grid(axis="x", alpha=0.3)

@@ -1,5 +1,5 @@
 """Persistence: tables, Alembic migrations and the async `Store`."""
 
-from .store import ChannelState, Store, StoredMessage
+from .store import ChannelState, DuplicateMessage, Store, StoredMessage
 
-__all__ = ["ChannelState", "Store", "StoredMessage"]
+__all__ = ["ChannelState", "DuplicateMessage", "Store", "StoredMessage"]

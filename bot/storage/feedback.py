@@ -8,7 +8,7 @@ from typing import Literal
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .store import Store, StoredMessage
+from .store import Store
 from .tables import Channel, Delivery, Feedback, Message
 
 FeedbackKind = Literal["up", "down", "regenerate"]
@@ -122,14 +122,6 @@ class Replies:
                             .values(replaced_by_id=new_id))
             await s.commit()
 
-    async def message(self, message_id: int) -> StoredMessage | None:
-        async with self.store.session() as s:
-            m = await s.get(Message, message_id)
-        if m is None:
-            return None
-        return StoredMessage(m.id, m.role, m.text, m.created_at, None, m.model_id, m.mode,
-                             m.prompt_tokens, m.completion_tokens, m.latency_ms)
-
     async def stats(self, *, channel_id: int | None = None,
                     community_id: int | None = None) -> Stats:
         """Message, user and per-model counts for a channel or a whole community."""
@@ -140,11 +132,11 @@ class Replies:
             scope = scope.where(Channel.community_id == community_id)
         sub = scope.subquery()
         async with self.store.session() as s:
-            roles = dict((await s.execute(
+            roles: dict[str, int] = dict((await s.execute(
                 select(sub.c.role, func.count()).group_by(sub.c.role))).all())
             users = await s.scalar(select(func.count(func.distinct(sub.c.user_id)))
                                    .where(sub.c.role == "user")) or 0
-            per_model = dict((await s.execute(
+            per_model: dict[str, int] = dict((await s.execute(
                 select(sub.c.model_id, func.count())
                 .where(sub.c.role == "assistant", sub.c.model_id.is_not(None))
                 .group_by(sub.c.model_id))).all())

@@ -24,6 +24,10 @@ from .tables import Base, Channel, Community, Message, User, utcnow
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
+class DuplicateMessage(Exception):
+    """A platform message that is stored already (a redelivery)."""
+
+
 @dataclass(frozen=True, slots=True)
 class ChannelState:
     id: int
@@ -183,13 +187,30 @@ class Store:
         return int(user.id)
 
     async def add_message(self, channel_id: int, role: str, text: str, **fields: Any) -> int:
-        """Store one message and commit before returning its id."""
+        """Store one message and commit before returning its id.
+
+        Raises `DuplicateMessage` when `platform_message_id` is already stored in the channel.
+        """
         async with self.session() as s:
             row = Message(channel_id=channel_id, role=role, text=text,
                           created_at=fields.pop("created_at", None) or utcnow(), **fields)
             s.add(row)
-            await s.commit()
+            try:
+                await s.commit()
+            except IntegrityError as exc:
+                if fields.get("platform_message_id") is None:
+                    raise
+                await s.rollback()
+                raise DuplicateMessage(fields["platform_message_id"]) from exc
             return int(row.id)
+
+    async def has_message(self, channel_id: int, platform_message_id: str) -> bool:
+        """Whether the platform message `platform_message_id` is stored in the channel."""
+        async with self.session() as s:
+            found = await s.scalar(select(Message.id).where(
+                Message.channel_id == channel_id,
+                Message.platform_message_id == platform_message_id).limit(1))
+        return found is not None
 
     async def reset_channel(self, channel_id: int) -> None:
         """Start the conversation afresh; earlier messages stay stored for analytics."""

@@ -12,6 +12,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
@@ -128,6 +129,8 @@ class Message(Base):
     """Every message: user turns with their author, bot replies with the model that wrote them."""
 
     __tablename__ = "messages"
+    __table_args__ = (Index("ux_messages_channel_platform_message", "channel_id",
+                            "platform_message_id", unique=True),)
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel_id: Mapped[int] = mapped_column(
@@ -144,6 +147,8 @@ class Message(Base):
     latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     replaced_by_id: Mapped[int | None] = mapped_column(BigInteger, default=None)  # regenerated
     external_id: Mapped[str | None] = mapped_column(String(64), default=None)  # imported id
+    # the platform's id of a user message: a redelivered message is recognised by it
+    platform_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class SettingChange(Base):

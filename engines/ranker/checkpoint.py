@@ -107,7 +107,7 @@ def save_checkpoint(ckpt: Checkpoint, directory: Path) -> None:
     config.cand1_prefix_id = ckpt.meta.candidate1_prefix_id
     config.cand2_prefix_id = ckpt.meta.candidate2_prefix_id
     config.n_tasks = 1
-    config.drop_out = float(ckpt.model.head_layer[0].p)
+    config.drop_out = ckpt.model.dropout
     config.save_pretrained(directory)
     state = {k: v.detach().contiguous() for k, v in ckpt.model.state_dict().items()}
     save_file(state, str(directory / "model.safetensors"))
@@ -183,7 +183,7 @@ def _meta(tokenizer: PreTrainedTokenizerBase, config: Any, budgets: Budgets,
     ids: dict[str, int] = {}
     for key, token in CONFIG_KEYS.items():
         found = tokenizer.convert_tokens_to_ids(token)
-        if found is None or found == tokenizer.unk_token_id:
+        if not isinstance(found, int) or found == tokenizer.unk_token_id:  # None: absent
             raise RankerLoadError(f"the tokenizer lacks the ranker's {token} token")
         expected = getattr(config, key, None)
         if expected is not None and int(expected) != found:

@@ -97,13 +97,15 @@ def _trace(ckpt: Checkpoint, batch: Batch, path: Path) -> None:
     axes = {0: "batch", 1: "sequence"}
     encoder = ckpt.model.pretrained_model
     before = getattr(encoder.config, "_attn_implementation", None)
-    if hasattr(encoder, "set_attn_implementation"):  # plain ops that ONNX Runtime can fuse
-        encoder.set_attn_implementation("eager")
+    set_attention: Callable[[str], None] | None = getattr(
+        encoder, "set_attn_implementation", None)  # a Hugging Face model's, when it has one
+    if set_attention is not None:  # plain ops that ONNX Runtime can fuse
+        set_attention("eager")
     try:
         _export_graph(ckpt, batch, path, axes)
     finally:  # PyTorch itself keeps its default (SDPA) attention
-        if before and hasattr(encoder, "set_attn_implementation"):
-            encoder.set_attn_implementation(before)
+        if before and set_attention is not None:
+            set_attention(before)
 
 
 def _export_graph(ckpt: Checkpoint, batch: Batch, path: Path, axes: dict[int, str]) -> None:

@@ -20,6 +20,7 @@ class PairRM(nn.Module):
                  dropout: float = 0.05) -> None:
         super().__init__()
         self.pretrained_model = encoder
+        self.dropout = dropout  # of the head, saved with the checkpoint
         self.head_layer = nn.Sequential(
             nn.Dropout(dropout),
             nn.Linear(2 * hidden_size, hidden_size),

@@ -4,30 +4,40 @@ import json
 
 import pytest
 
-from bot.commands import ADMIN_ONLY, CommandContext, Commands
-from bot.service import ChatService, IncomingMessage, ServiceOptions
+from bot.conversation import Commands, Conversations, InboundEvent
+from bot.conversation.commands import ADMIN_ONLY
+from bot.conversation.service import ChatService
 from bot.storage import Store
 from engines import BlendedEngine
+from tests.memory_outbox import MemoryOutbox, core_for, regenerate
 from tests.stubs import StubModel
 
 
-def where(channel: str = "c1", user: str = "Alice") -> IncomingMessage:
-    return IncomingMessage("discord", "g1", channel, user.lower(), user, "")
+def where(channel: str = "c1", user: str = "Alice", *, is_admin: bool = False,
+          platform: str = "discord", text: str = "") -> InboundEvent:
+    return InboundEvent(platform, "g1" if platform == "discord" else "g", channel,
+                        user.lower() if platform == "discord" else str(len(user)), user,
+                        text, is_admin=is_admin, is_dm=True)
 
 
-ADMIN = CommandContext(where(), is_admin=True)
-MEMBER = CommandContext(where(user="Bob"), is_admin=False)
+ADMIN = where(is_admin=True)
+MEMBER = where(user="Bob")
 
 
 @pytest.fixture
-def svc(store: Store) -> ChatService:
+def core(store: Store) -> Conversations:
     engine = BlendedEngine([StubModel("smollm2-135m"), StubModel("gemma3-270m")], seed=1)
-    return ChatService(store, engine, ServiceOptions(rate_limit=3, rate_window_s=60))
+    return core_for(store, engine, rate_limit=3, rate_window_s=60)
 
 
 @pytest.fixture
-def cmds(svc: ChatService) -> Commands:
-    return Commands(svc)
+def svc(core: Conversations) -> ChatService:
+    return core.service
+
+
+@pytest.fixture
+def cmds(core: Conversations) -> Commands:
+    return core.commands
 
 
 async def test_mode_change_is_admin_only_and_shows_in_status(cmds: Commands) -> None:
@@ -42,8 +52,8 @@ async def test_mode_change_is_admin_only_and_shows_in_status(cmds: Commands) -> 
 
 
 @pytest.mark.parametrize(("mode", "model", "says"), [
-    ("best_of_n", None, "not available yet"),
-    ("turbo", None, "Unknown mode 'turbo'"),
+    ("best_of_n", None, "is not available here"),  # no ranker in this engine
+    ("turbo", None, "unknown mode 'turbo' (choose from single, uniform, weighted"),
     ("single", "gpt-5", "unknown model 'gpt-5'"),
 ])
 async def test_bad_modes_are_refused_and_change_nothing(cmds: Commands, mode: str,
@@ -88,9 +98,9 @@ async def test_persona_commands(cmds: Commands) -> None:
     assert "Nova (#1)" in (await cmds.persona_list(MEMBER)).text
 
 
-async def test_reset_and_stats(cmds: Commands, svc: ChatService) -> None:
-    await svc.handle(IncomingMessage("discord", "g1", "c1", "alice", "Alice", "hi"))
-    await svc.handle(IncomingMessage("discord", "g1", "c2", "bob", "Bob", "yo"))
+async def test_reset_and_stats(cmds: Commands, core: Conversations, svc: ChatService) -> None:
+    await core.handle(where("c1", "Alice", text="hi"), MemoryOutbox())
+    await core.handle(where("c2", "Bob", text="yo"), MemoryOutbox())
     stats = (await cmds.stats(MEMBER)).text
     assert "This channel: 2 messages (1 from 1 users, 1 replies)" in stats
     assert "This community: 4 messages (2 from 2 users, 2 replies)" in stats
@@ -100,32 +110,39 @@ async def test_reset_and_stats(cmds: Commands, svc: ChatService) -> None:
     assert "This channel: 2 messages" in (await cmds.stats(MEMBER)).text  # analytics keep it
 
 
-async def test_rate_limit_is_polite_and_per_user(svc: ChatService) -> None:
-    alice = IncomingMessage("telegram", "g", "c", "1", "Alice", "hi")
-    kinds = [(await svc.handle(alice)).kind for _ in range(4)]
-    assert kinds == ["reply", "reply", "reply", "hint"]
-    limited = await svc.handle(alice)
+async def test_rate_limit_is_polite_and_per_user(core: Conversations, svc: ChatService
+                                                 ) -> None:
+    alice = where("c", "Alice", platform="telegram", text="hi")
+    kinds = [(await core.handle(alice, MemoryOutbox())).kind for _ in range(4)]
+    assert kinds == ["reply", "reply", "reply", "notice"]
+    limited = await core.handle(alice, MemoryOutbox())
     assert "Slow down a little, Alice: at most 3 messages every 60 s" in limited.text
-    bob = IncomingMessage("telegram", "g", "c", "2", "Bob", "hi")
-    assert (await svc.handle(bob)).kind == "reply"
+    bob = where("c", "Bob", platform="telegram", text="hi")
+    assert (await core.handle(bob, MemoryOutbox())).kind == "reply"
     assert len([m for m in await svc.history("telegram", "c") if m.role == "user"]) == 4
 
 
-async def test_feedback_and_regenerate(svc: ChatService) -> None:
-    msg = IncomingMessage("discord", "g1", "c1", "alice", "Alice", "hi")
-    first = await svc.handle(msg)
+async def test_feedback_and_regenerate(core: Conversations, svc: ChatService) -> None:
+    msg = where(text="hi")
+    outbox = MemoryOutbox()
+    first = await core.handle(msg, outbox)
     assert first.message_id is not None
-    assert await svc.feedback(msg, first.message_id, "up")
-    assert not await svc.feedback(msg, first.message_id, "up")  # once per user
-    again = await svc.regenerate(msg, first.message_id)
+    [shown] = outbox.shown
+    assert await core.feedback(msg, shown, "up") == "Thanks for the 👍"
+    assert await core.feedback(msg, shown, "up", toggle=True) == "Took back your 👍"
+    assert await core.feedback(msg, shown, "up") == "Thanks for the 👍"
+    assert await core.feedback(msg, "not-a-reply", "up") is None
+    again = await regenerate(core, msg, first.message_id, outbox)
     assert again.kind == "reply" and again.message_id != first.message_id
+    assert outbox.texts() == [again.text] and outbox.notes == ["🔄 Writing another reply…"]
     history = await svc.history("discord", "c1")
     assert [m.id for m in history] == [history[0].id, again.message_id]  # old one replaced
     rows = await svc.replies.feedback(first.message_id)
     assert sorted(k for _, k, _ in rows) == ["regenerate", "up"]
     assert {m for _, _, m in rows} == {first.model_id}  # tied to the model that wrote it
-    stale = await svc.regenerate(msg, first.message_id)
-    assert stale.kind == "hint" and "latest reply" in stale.text
+    await core.handle(where(text="more"), outbox)
+    stale = await core.regenerate(msg, shown, outbox)  # it shows an older reply now
+    assert stale.kind == "notice" and "latest reply" in stale.text
 
 
 async def test_mode_and_persona_changes_become_report_events(cmds: Commands,

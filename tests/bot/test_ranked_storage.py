@@ -2,22 +2,44 @@
 
 from __future__ import annotations
 
-from bot.service import ChatService, IncomingMessage, Reply, ServiceOptions
+from bot.conversation import Conversations, InboundEvent
 from bot.storage import Store
 from bot.storage.candidates import candidates_of
 from bot.storage.preferences import feedback_pairs
 from engines import BlendedEngine
 from tests.engines.test_ranked_modes import LengthJudge, Ready
+from tests.memory_outbox import MemoryOutbox, core_for, event, regenerate
 from tests.stubs import ScriptedModel, StubModel
 
 
-def msg(text: str, user: str = "Alice") -> IncomingMessage:
-    return IncomingMessage("discord", "g1", "c1", user.lower(), user, text)
+def msg(text: str, user: str = "Alice") -> InboundEvent:
+    return event(text, user)
 
 
-def service(store: Store, *models: StubModel, mode: str) -> ChatService:
-    engine = BlendedEngine(list(models), seed=1, ranker=Ready(LengthJudge()))  # type: ignore[arg-type]
-    return ChatService(store, engine, ServiceOptions(default_mode=mode))
+class Chat:
+    """A core and one conversation shown in memory."""
+
+    def __init__(self, store: Store, *models: StubModel, mode: str) -> None:
+        engine = BlendedEngine(list(models), seed=1, ranker=Ready(LengthJudge()))  # type: ignore[arg-type]
+        self.core: Conversations = core_for(store, engine, default_mode=mode)
+        self.outbox = MemoryOutbox()
+
+    async def handle(self, m: InboundEvent):
+        return await self.core.handle(m, self.outbox)
+
+    async def regenerate(self, m: InboundEvent, reply_id: int | None):
+        return await regenerate(self.core, m, reply_id, self.outbox)
+
+    async def feedback(self, m: InboundEvent, reply_id: int, kind: str) -> bool:
+        """By stored id: a replaced reply is no longer shown, yet keeps its feedback."""
+        return await self.core.service.feedback(m, reply_id, kind)  # type: ignore[arg-type]
+
+    async def history(self, platform: str, channel: str):
+        return await self.core.service.history(platform, channel)
+
+
+def service(store: Store, *models: StubModel, mode: str) -> Chat:
+    return Chat(store, *models, mode=mode)
 
 
 async def test_every_candidate_is_stored_with_its_rank_and_score(store: Store) -> None:
@@ -38,9 +60,8 @@ async def test_every_candidate_is_stored_with_its_rank_and_score(store: Store) -
 async def test_streamed_fused_replies_store_their_candidates_too(store: Store) -> None:
     svc = service(store, ScriptedModel("f", "merged answer here"), ScriptedModel("b", "b b"),
                   mode="fuse")
-    items = [i async for i in svc.stream(msg("hello"))]
-    final = items[-1]
-    assert isinstance(final, Reply) and final.kind == "reply" and final.message_id
+    final = await svc.handle(msg("hello"))
+    assert final.kind == "reply" and final.message_id
     assert len(await candidates_of(store, final.message_id)) == 2
 
 

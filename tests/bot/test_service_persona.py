@@ -4,17 +4,19 @@ from pathlib import Path
 
 import pytest
 
-from bot.service import ChatService, IncomingMessage, ServiceOptions
+from bot.conversation import Conversations, InboundEvent
+from bot.conversation.service import ChatService
 from bot.storage import Store
 from engines import BlendedEngine
 from persona import load_card_file
+from tests.memory_outbox import MemoryOutbox, core_for, event
 from tests.stubs import StubModel
 
 CARD = Path(__file__).resolve().parents[3] / "shared/data/cards/default_Seraphina.png"
 
 
-def msg(text: str, user: str = "Alice", channel: str = "c1") -> IncomingMessage:
-    return IncomingMessage("discord", "g1", channel, user.lower(), user, text)
+def msg(text: str, user: str = "Alice", channel: str = "c1") -> InboundEvent:
+    return event(text, user, channel)
 
 
 @pytest.fixture
@@ -23,8 +25,13 @@ def model() -> StubModel:
 
 
 @pytest.fixture
-def svc(store: Store, model: StubModel) -> ChatService:
-    return ChatService(store, BlendedEngine([model], seed=1), ServiceOptions())
+def core(store: Store, model: StubModel) -> Conversations:
+    return core_for(store, BlendedEngine([model], seed=1))
+
+
+@pytest.fixture
+def svc(core: Conversations) -> ChatService:
+    return core.service
 
 
 @pytest.fixture
@@ -37,16 +44,16 @@ async def seraphina(svc: ChatService) -> int:
 
 
 async def test_channel_persona_greets_and_shapes_the_prompt(
-    svc: ChatService, model: StubModel, seraphina: int
+    core: Conversations, svc: ChatService, model: StubModel, seraphina: int
 ) -> None:
     channel = await svc.channel(msg(""))
     choice = await svc.set_persona(channel, "seraphina")
     assert choice.ref == f"db:{seraphina}"
     greeting = await svc.greet(msg(""))
-    assert greeting is not None and "The name's Seraphina" in greeting.text
+    assert greeting is not None and "The name's Seraphina" in greeting
     assert await svc.greet(msg("")) is None  # only when the conversation starts
 
-    await svc.handle(msg("Which forest is this?"))
+    await core.handle(msg("Which forest is this?"), MemoryOutbox())
     conv = model.calls[-1]
     assert conv.bot_name == "Seraphina"
     assert conv.history[0].role == "assistant" and "Seraphina" in conv.history[0].content
@@ -56,11 +63,12 @@ async def test_channel_persona_greets_and_shapes_the_prompt(
     assert not any("What is the glade?" in t for t in lore)  # nobody said glade or refuge
 
 
-async def test_reset_starts_over_with_a_greeting(svc: ChatService, seraphina: int) -> None:
+async def test_reset_starts_over_with_a_greeting(core: Conversations, svc: ChatService,
+                                                 seraphina: int) -> None:
     channel = await svc.channel(msg(""))
     await svc.set_persona(channel, str(seraphina))
     await svc.greet(msg(""))
-    await svc.handle(msg("hello"))
+    await core.handle(msg("hello"), MemoryOutbox())
     await svc.reset(channel)
     assert await svc.history("discord", "c1") == []
     assert await svc.greet(msg("")) is not None
@@ -73,7 +81,7 @@ async def test_unknown_persona_names_the_choices(svc: ChatService) -> None:
 
 
 async def test_bundled_persona_by_name_and_attached_lorebook(
-    svc: ChatService, model: StubModel
+    core: Conversations, svc: ChatService, model: StubModel
 ) -> None:
     from persona import Lorebook
 
@@ -82,7 +90,7 @@ async def test_bundled_persona_by_name_and_attached_lorebook(
     book = Lorebook.from_world_info({"entries": {"0": {"key": ["kraken"], "content": "KRAKEN"}}})
     ident = await svc.library.add_lorebook(book)
     await svc.store.update_channel(channel.id, lorebook_id=ident)
-    await svc.handle(msg("Any tea? I saw a kraken."))
+    await core.handle(msg("Any tea? I saw a kraken."), MemoryOutbox())
     conv = model.calls[-1]
     assert conv.bot_name == "Captain Marlow"
     assert "KRAKEN" in [t.content for t in conv.lore]

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.adapters.text import split_message
+from bot.conversation.text import split_message
 
 
 def test_short_text_is_one_part() -> None:

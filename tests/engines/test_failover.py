@@ -8,6 +8,7 @@ from collections import Counter
 import pytest
 
 from engines import (
+    AllModelsDownError,
     BlendedEngine,
     BlendSettings,
     ChatMessage,
@@ -16,7 +17,6 @@ from engines import (
     ReplyRequest,
 )
 from engines.base import Generation
-from engines.blended import AllModelsDownError
 from engines.gate import BUSY_MESSAGE, BusyError
 from engines.health import BreakerConfig
 from tests.stubs import StubModel

@@ -7,8 +7,14 @@ from collections.abc import Sequence
 
 import pytest
 
-from engines import BlendedEngine, BlendSettings, ChatMessage, Conversation, Generation
-from engines.blended import ReplyRequest
+from engines import (
+    BlendedEngine,
+    BlendSettings,
+    ChatMessage,
+    Conversation,
+    Generation,
+    ReplyRequest,
+)
 from engines.ranked import RankedOptions
 from engines.ranker import RankerLoadError
 from engines.ranker.aggregate import Ranking, rank

@@ -99,6 +99,7 @@ class FakeTelegram:
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._callback_ids = itertools.count(1)
         self._floods: dict[str, list[int]] = {}
+        self.group_limit: int | None = None  # set: Telegram's flood control, per group/minute
         self._arrived = asyncio.Event()
         self._changed = asyncio.Condition()
         self._runner: web.AppRunner | None = None
@@ -137,6 +138,7 @@ class FakeTelegram:
                 wait = pending.pop(0)
                 raise ApiError(429, f"Too Many Requests: retry after {wait}",
                                {"retry_after": wait})
+            self._flood_control(method, params, call.at)
             handler = getattr(self, f"_api_{method}", None)
             if handler is None:
                 raise ApiError(404, "Not Found: method not found")
@@ -152,6 +154,23 @@ class FakeTelegram:
         if method != "getUpdates" or call.params.get("timeout", 0) == 0 or body.get("result"):
             await self._record(call)
         return web.json_response(body, status=call.status)
+
+    def in_group(self, chat_id: int, since: float = 0.0) -> list[Call]:
+        """Successful sends and edits into group `chat_id` (from `since`, monotonic)."""
+        return [c for c in self.calls if c.status == 200 and c.at >= since
+                and c.method in ("sendMessage", "editMessageText")
+                and c.params.get("chat_id") == chat_id]
+
+    def _flood_control(self, method: str, params: JSON, at: float) -> None:
+        """With `group_limit`: a group's sends and edits beyond it in any 60 s get a 429."""
+        chat = params.get("chat_id")
+        if (self.group_limit is None or method not in ("sendMessage", "editMessageText")
+                or not isinstance(chat, int) or chat >= 0):
+            return
+        recent = self.in_group(chat, at - 60.0)
+        if len(recent) >= self.group_limit:
+            wait = max(1, round(recent[-self.group_limit].at + 60.0 - at))
+            raise ApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
 
     async def _record(self, call: Call) -> None:
         async with self._changed:
@@ -193,6 +212,10 @@ class FakeTelegram:
         if reply_to is not None:
             message["reply_to_message"] = self._original(chat.id, reply_to)
         return {"update_id": next(self._update_ids), "message": message}
+
+    def deliver(self, update: JSON) -> None:
+        """Deliver an update built with `update` (again: as a retried webhook does)."""
+        self._push(dict(update))
 
     def press(self, chat: Chat, user: User, message_id: int, data: str) -> str:
         """Queue a press of an inline button on a bot message; returns the query id."""

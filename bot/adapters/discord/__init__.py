@@ -7,8 +7,8 @@ import yarl
 from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
-from ...app import App
-from ...config import ConfigError
+from ...config import ConfigError, Settings
+from ...conversation import Conversations
 from .client import BlendBot
 from .shards import parse_shards
 
@@ -22,13 +22,12 @@ def configure_endpoints(api_url: str, gateway_url: str | None) -> None:
         DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(gateway_url)
 
 
-async def run_discord(app: App) -> None:
+async def run_discord(core: Conversations, settings: Settings) -> None:
     """Run the bot until it is closed; bad credentials or intents raise `ConfigError`."""
-    settings = app.settings
     if settings.discord_token is None:
         raise ConfigError("DISCORD_TOKEN is not set")
     configure_endpoints(settings.discord_api_url, settings.discord_gateway_url)
-    bot = BlendBot(app, parse_shards(settings.discord_shards), settings.discord_dev_guild,
+    bot = BlendBot(core, parse_shards(settings.discord_shards), settings.discord_dev_guild,
                    gateway_url=settings.discord_gateway_url)
     try:
         async with bot:

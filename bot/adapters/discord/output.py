@@ -1,21 +1,25 @@
-"""Sending replies to Discord: typing, throttled streaming edits, 2,000-character parts,
-a model footer when disclosed, a 🔄 button, and no mentions ever."""
+"""Discord's side of the `Outbox`: messages in one channel, thread or DM, the 🔄 button, and
+no mentions ever. Discord counts length in characters; discord.py waits out its 429s."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 
-from ...service import ChatService, Reply
-from ..text import split_message
+from ...conversation import Budget, PlatformLimits, SendError
 
+PLATFORM = "discord"
 LIMIT = 2000
-EDIT_INTERVAL_S = 1.0
 NO_MENTIONS = discord.AllowedMentions.none()
 REGENERATE_ID = "blendbot:regenerate"
-PLATFORM = "discord"
+
+
+def limits_for(channel_id: int) -> PlatformLimits:
+    """2,000 characters; about one edit a second; 5 messages per 5 s in a channel."""
+    return PlatformLimits(max_chars=LIMIT, edit_interval_s=1.0, footer="-# written by {model}",
+                          budgets=(Budget(f"discord:channel:{channel_id}", 5, 5.0),))
 
 
 class RegenerateView(discord.ui.View):
@@ -25,8 +29,7 @@ class RegenerateView(discord.ui.View):
         super().__init__(timeout=None)
         self._on_click = on_click
         button: discord.ui.Button[RegenerateView] = discord.ui.Button(
-            emoji="🔄", style=discord.ButtonStyle.secondary, custom_id=REGENERATE_ID
-        )
+            emoji="🔄", style=discord.ButtonStyle.secondary, custom_id=REGENERATE_ID)
         button.callback = self._clicked  # type: ignore[method-assign]
         self.add_item(button)
 
@@ -34,87 +37,48 @@ class RegenerateView(discord.ui.View):
         await self._on_click(interaction)
 
 
-def footer(reply: Reply, disclose: bool) -> str:
-    if disclose and reply.model_id:
-        return f"\n-# written by {reply.model_id}"
-    return ""
+class ChannelOutbox:
+    """Sends into `channel`; `interaction`, when given, receives the private notes."""
 
-
-class ReplySender:
-    """Posts one reply into a channel, editing in place as text streams in."""
-
-    def __init__(self, service: ChatService, view: discord.ui.View) -> None:
-        self.service = service
+    def __init__(self, channel: Any, view: discord.ui.View,
+                 interaction: discord.Interaction | None = None) -> None:
+        self.channel = channel  # a TextChannel, Thread or DMChannel
         self.view = view
+        self.interaction = interaction
+        self.limits = limits_for(channel.id)
 
-    async def stream(
-        self,
-        channel: discord.abc.Messageable,
-        items: AsyncIterator[str | Reply],
-        reference: discord.Message | None,
-        disclose: bool,
-    ) -> Reply | None:
-        """Show pieces as they come (at most one edit per second), then the final reply."""
-        sent: list[discord.Message] = []
-        text = ""
-        last_edit = 0.0
-        final: Reply | None = None
-        async with channel.typing():
-            async for item in items:
-                if isinstance(item, Reply):
-                    final = item
-                    break
-                text += item
-                now = time.monotonic()
-                if text.strip() and len(text) <= LIMIT and now - last_edit >= EDIT_INTERVAL_S:
-                    await self._show(channel, sent, [text.strip() + " …"], reference, None)
-                    last_edit = time.monotonic()
-        if final is not None:
-            await self.finish(channel, sent, final, reference, disclose)
-        return final
+    async def send(self, text: str, *, reply_to: str | None, controls: bool) -> str:
+        kwargs: dict[str, Any] = {"content": text, "allowed_mentions": NO_MENTIONS}
+        if controls:
+            kwargs["view"] = self.view
+        if reply_to is not None:
+            kwargs["reference"] = discord.MessageReference(
+                message_id=int(reply_to), channel_id=self.channel.id, fail_if_not_exists=False)
+            kwargs["mention_author"] = False
+        try:
+            message = await self.channel.send(**kwargs)
+        except discord.HTTPException as exc:
+            raise SendError(f"Discord refused a message: {exc.status}") from exc
+        return str(message.id)
 
-    async def finish(
-        self,
-        channel: discord.abc.Messageable,
-        sent: list[discord.Message],
-        reply: Reply,
-        reference: discord.Message | None,
-        disclose: bool,
-    ) -> list[discord.Message]:
-        """The reply in full: its parts, the 🔄 button on a stored reply, deliveries kept."""
-        stored = reply.kind == "reply" and reply.message_id is not None
-        parts = split_message(reply.text + footer(reply, disclose), LIMIT)
-        messages = await self._show(channel, sent, parts, reference, self.view if stored
-                                    and reply.model_id else None)
-        if stored:
-            for index, message in enumerate(messages):
-                await self.service.replies.add_delivery(
-                    reply.message_id, PLATFORM, str(message.id), index  # type: ignore[arg-type]
-                )
-        return messages
+    async def edit(self, message_id: str, text: str, *, controls: bool) -> None:
+        message = self.channel.get_partial_message(int(message_id))
+        try:
+            await message.edit(content=text, allowed_mentions=NO_MENTIONS,
+                               view=self.view if controls else None)
+        except discord.HTTPException as exc:
+            raise SendError(f"Discord refused an edit: {exc.status}") from exc
 
-    async def _show(
-        self,
-        channel: discord.abc.Messageable,
-        sent: list[discord.Message],
-        parts: Sequence[str],
-        reference: discord.Message | None,
-        view: discord.ui.View | None,
-    ) -> list[discord.Message]:
-        """Make `sent` show `parts`: edit what exists, send the rest, delete leftovers."""
-        for index, part in enumerate(parts):
-            last = index == len(parts) - 1
-            kwargs = {"content": part, "allowed_mentions": NO_MENTIONS}
-            if last and view is not None:
-                kwargs["view"] = view
-            if index < len(sent):
-                if sent[index].content != part or (last and view is not None):
-                    sent[index] = await sent[index].edit(**kwargs)
-            elif index == 0 and reference is not None:
-                sent.append(await reference.reply(mention_author=False, **kwargs))
-            else:
-                sent.append(await channel.send(**kwargs))
-        for extra in sent[len(parts):]:
-            await extra.delete()
-        del sent[len(parts):]
-        return sent
+    async def delete(self, message_id: str) -> None:
+        try:
+            await self.channel.get_partial_message(int(message_id)).delete()
+        except discord.HTTPException as exc:
+            raise SendError(f"Discord refused a delete: {exc.status}") from exc
+
+    async def typing(self) -> None:
+        await self.channel.typing()
+
+    async def notify(self, text: str) -> None:
+        if self.interaction is not None:
+            await self.interaction.followup.send(text, ephemeral=True,
+                                                 allowed_mentions=NO_MENTIONS)

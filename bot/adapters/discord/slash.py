@@ -7,66 +7,55 @@ from collections.abc import Awaitable, Callable
 import discord
 from discord import app_commands
 
-from ...commands import CommandContext, CommandResult, Commands
-from ...service import IncomingMessage
-from .output import NO_MENTIONS
+from ...conversation import CommandResult, Commands, Conversations, InboundEvent
+from .output import NO_MENTIONS, PLATFORM
 
-MODES = ("single", "uniform", "weighted", "best_of_n", "fuse", "learned")
 ON_OFF = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 ADMIN = discord.Permissions(manage_guild=True)
 
 
-def where(interaction: discord.Interaction) -> IncomingMessage:
-    """The conversation and user an interaction is about."""
-    user = interaction.user
-    guild = interaction.guild
-    channel = interaction.channel
-    community = str(guild.id) if guild else f"dm-{user.id}"
-    return IncomingMessage(
-        platform="discord",
-        community_id=community,
+def event_of(interaction: discord.Interaction) -> InboundEvent:
+    """Who acts where. In a server, admins are members with Manage Server; in a DM the user
+    is the admin."""
+    user, guild, channel = interaction.user, interaction.guild, interaction.channel
+    return InboundEvent(
+        platform=PLATFORM,
+        community_id=str(guild.id) if guild else f"dm-{user.id}",
         community_name=guild.name if guild else f"DM with {user.display_name}",
         channel_id=str(interaction.channel_id),
         channel_name=getattr(channel, "name", None) or f"DM with {user.display_name}",
-        user_id=str(user.id),
-        user_name=user.display_name,
-        text="",
-    )
+        user_id=str(user.id), user_name=user.display_name,
+        is_admin=guild is None or interaction.permissions.manage_guild, is_dm=guild is None)
 
 
-def context(interaction: discord.Interaction) -> CommandContext:
-    """In a server, admins are members with Manage Server; in a DM the user is the admin."""
-    admin = interaction.guild is None or interaction.permissions.manage_guild
-    return CommandContext(where(interaction), is_admin=admin)
+Handler = Callable[[InboundEvent], Awaitable[CommandResult]]
+Greeter = Callable[[discord.Interaction, str], Awaitable[None]]
 
 
-Handler = Callable[[CommandContext], Awaitable[CommandResult]]
-
-
-async def answer(interaction: discord.Interaction, run: Handler, *, private: bool = False,
-                 on_greeting: Callable[[discord.Interaction, str], Awaitable[None]] | None = None
-                 ) -> None:
-    """Run a command; refusals are shown only to the user who asked."""
+async def answer(interaction: discord.Interaction, core: Conversations, run: Handler, *,
+                 private: bool = False, on_greeting: Greeter | None = None) -> None:
+    """Run a command in the channel's turn; refusals are shown only to the user who asked."""
     await interaction.response.defer(ephemeral=True, thinking=True)
-    result = await run(context(interaction))
+    result = await core.command(event_of(interaction), run)
     await interaction.followup.send(result.text, ephemeral=private or not result.ok,
                                     allowed_mentions=NO_MENTIONS)
     if result.greeting and on_greeting is not None:
         await on_greeting(interaction, result.greeting)
 
 
-def build(commands: Commands, model_ids: list[str],
-          on_greeting: Callable[[discord.Interaction, str], Awaitable[None]]
+def build(core: Conversations, on_greeting: Greeter
           ) -> list[app_commands.Command | app_commands.Group]:
+    commands: Commands = core.commands
+    model_ids = commands.model_ids()
     blend = app_commands.Group(name="blend", description="How replies are made here",
                                default_permissions=ADMIN)
 
     @blend.command(name="mode", description="Set the blend mode (and the model for single)")
     @app_commands.describe(mode="how a reply is made", model="the model for single")
-    @app_commands.choices(mode=[app_commands.Choice(name=m, value=m) for m in MODES])
+    @app_commands.choices(mode=[app_commands.Choice(name=m, value=m) for m in commands.modes()])
     async def mode(interaction: discord.Interaction, mode: str, model: str | None = None
                    ) -> None:
-        await answer(interaction, lambda ctx: commands.blend_mode(ctx, mode, model))
+        await answer(interaction, core, lambda ctx: commands.blend_mode(ctx, mode, model))
 
     @mode.autocomplete("model")
     async def model_names(_: discord.Interaction, current: str
@@ -76,44 +65,44 @@ def build(commands: Commands, model_ids: list[str],
 
     @blend.command(name="models", description="The models in this blend")
     async def models(interaction: discord.Interaction) -> None:
-        await answer(interaction, commands.blend_models, private=True)
+        await answer(interaction, core, commands.blend_models, private=True)
 
     @blend.command(name="weights", description="Weighted draw, e.g. smollm2-135m=2,gemma3-270m=1")
     async def weights(interaction: discord.Interaction, spec: str) -> None:
-        await answer(interaction, lambda ctx: commands.blend_weights(ctx, spec))
+        await answer(interaction, core, lambda ctx: commands.blend_weights(ctx, spec))
 
     @blend.command(name="status", description="Mode, weights, persona and settings here")
     async def status(interaction: discord.Interaction) -> None:
-        await answer(interaction, commands.blend_status, private=True)
+        await answer(interaction, core, commands.blend_status, private=True)
 
     @blend.command(name="channel", description="Answer every message here, or only mentions")
     @app_commands.choices(state=ON_OFF)
     async def channel(interaction: discord.Interaction, state: str) -> None:
-        await answer(interaction, lambda ctx: commands.blend_channel(ctx, state))
+        await answer(interaction, core, lambda ctx: commands.blend_channel(ctx, state))
 
     @blend.command(name="disclose", description="Name the model under each reply")
     @app_commands.choices(state=ON_OFF)
     async def disclose(interaction: discord.Interaction, state: str) -> None:
-        await answer(interaction, lambda ctx: commands.blend_disclose(ctx, state))
+        await answer(interaction, core, lambda ctx: commands.blend_disclose(ctx, state))
 
     persona = app_commands.Group(name="persona", description="Who the bot is here",
                                  default_permissions=ADMIN)
 
     @persona.command(name="set", description="Talk to this persona in this channel")
     async def persona_set(interaction: discord.Interaction, name: str) -> None:
-        await answer(interaction, lambda ctx: commands.persona_set(ctx, name),
+        await answer(interaction, core, lambda ctx: commands.persona_set(ctx, name),
                      on_greeting=on_greeting)
 
     @persona_set.autocomplete("name")
     async def persona_names(_: discord.Interaction, current: str
                             ) -> list[app_commands.Choice[str]]:
-        names = [p.name for p in await commands.service.personas.all()]
+        names = await commands.persona_names()
         return [app_commands.Choice(name=n, value=n) for n in names
                 if current.lower() in n.lower()][:25]
 
     @persona.command(name="list", description="Bundled and imported personas")
     async def persona_list(interaction: discord.Interaction) -> None:
-        await answer(interaction, commands.persona_list, private=True)
+        await answer(interaction, core, commands.persona_list, private=True)
 
     @persona.command(name="import", description="Import a Character Card (.png or .json)")
     async def persona_import(interaction: discord.Interaction,
@@ -125,30 +114,30 @@ def build(commands: Commands, model_ids: list[str],
     @app_commands.command(name="reset", description="Start this channel's conversation afresh")
     @app_commands.default_permissions(manage_guild=True)
     async def reset(interaction: discord.Interaction) -> None:
-        await answer(interaction, commands.reset, on_greeting=on_greeting)
+        await answer(interaction, core, commands.reset, on_greeting=on_greeting)
 
     report = app_commands.Group(name="report", description="Weekly engagement reports",
                                 default_permissions=ADMIN)
 
     @report.command(name="now", description="Post this server's report now")
     async def report_now(interaction: discord.Interaction) -> None:
-        await answer(interaction, commands.report_now)
+        await answer(interaction, core, commands.report_now)
 
     @report.command(name="channel", description="Where the weekly report is posted")
     async def report_channel(interaction: discord.Interaction,
                              channel: discord.TextChannel) -> None:
-        await answer(interaction, lambda ctx: commands.report_channel(
+        await answer(interaction, core, lambda ctx: commands.report_channel(
             ctx, str(channel.id), f"#{channel.name}"))
 
     @report.command(name="schedule", description="When: weekday, hour (0-23), timezone")
     @app_commands.describe(weekday="mon … sun", hour="0-23", timezone="e.g. UTC, Europe/Berlin")
     async def report_schedule(interaction: discord.Interaction, weekday: str, hour: int,
                               timezone: str = "UTC") -> None:
-        await answer(interaction, lambda ctx: commands.report_schedule(
+        await answer(interaction, core, lambda ctx: commands.report_schedule(
             ctx, weekday, str(hour), timezone))
 
     @app_commands.command(name="stats", description="Messages, users and models here")
     async def stats(interaction: discord.Interaction) -> None:
-        await answer(interaction, commands.stats, private=True)
+        await answer(interaction, core, commands.stats, private=True)
 
     return [blend, persona, report, reset, stats]

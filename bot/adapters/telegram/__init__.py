@@ -1,6 +1,6 @@
-"""Telegram adapter (python-telegram-bot): translates updates to `ChatService`/`Commands`."""
+"""Telegram adapter (python-telegram-bot): translates updates for the conversation core."""
 
 from .bot import TelegramOptions, build_application, run_telegram
-from .handlers import Pacing
+from .outbox import Pacing
 
 __all__ = ["Pacing", "TelegramOptions", "build_application", "run_telegram"]

@@ -1,4 +1,4 @@
-"""The Telegram bot: a python-telegram-bot `Application` wired to `ChatService`, run by long
+"""The Telegram bot: a python-telegram-bot `Application` wired to the core, run by long
 polling, or as a webhook server when `telegram_webhook_url` is set."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import re
 from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from telegram import Update
+from telegram import BotCommand, Update
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import (
     Application,
@@ -21,12 +21,11 @@ from telegram.ext import (
     filters,
 )
 
-from ...app import App
-from ...config import ConfigError
+from ...config import ConfigError, Settings
+from ...conversation import MENU, Conversations
 from .admin import AdminCheck
-from .commands import MENU, bot_commands
-from .handlers import Handlers, Pacing
-from .render import send_report
+from .handlers import Handlers
+from .outbox import Pacing, send_report
 
 log = logging.getLogger(__name__)
 SECRET_ENV = "BLENDBOT_TELEGRAM_WEBHOOK_SECRET"
@@ -43,35 +42,34 @@ class TelegramOptions:
     poll_timeout: int = 10  # long-polling wait per getUpdates, seconds
 
 
-def build_application(app: App, options: TelegramOptions | None = None) -> Application:
+def build_application(core: Conversations, settings: Settings,
+                      options: TelegramOptions | None = None) -> Application:
     """A PTB `Application` for `TELEGRAM_TOKEN` against `telegram_api_url`, handlers added."""
     options = options or TelegramOptions()
-    token = app.settings.telegram_token
+    token = settings.telegram_token
     if token is None or not token.get_secret_value().strip():
         raise ConfigError("TELEGRAM_TOKEN is not set")
     application = (
         ApplicationBuilder()
         .token(token.get_secret_value().strip())
-        .base_url(app.settings.telegram_api_url)
+        .base_url(settings.telegram_api_url)
         .concurrent_updates(True)
         .connection_pool_size(32)
         .pool_timeout(10.0)
         .build()
     )
-    handlers = Handlers(app.service, AdminCheck(options.admin_ttl), options.pacing,
-                        app.reports)
-    if app.reports is not None:
-        bot = application.bot
+    handlers = Handlers(core, AdminCheck(options.admin_ttl), options.pacing)
+    bot = application.bot
 
-        async def post_report(channel_id: str, text: str, png: bytes | None) -> None:
-            await send_report(bot, channel_id, text, png)
+    async def post_report(channel_id: str, text: str, png: bytes | None) -> None:
+        await send_report(bot, channel_id, text, png)
 
-        app.reports.register_sink("telegram", post_report)
+    core.register_report_sink("telegram", post_report)
     scope = filters.ChatType.PRIVATE | filters.ChatType.GROUPS
     application.add_handler(CommandHandler(
         [name for name, _ in MENU], handlers.on_command, scope & filters.UpdateType.MESSAGE))
     application.add_handler(MessageHandler(
-        filters.TEXT & ~filters.COMMAND & scope & filters.UpdateType.MESSAGE,
+        ~filters.COMMAND & scope & filters.UpdateType.MESSAGE,
         handlers.on_message))
     application.add_handler(CallbackQueryHandler(handlers.on_button, pattern=r"^fb:"))
     application.add_error_handler(handlers.on_error)
@@ -95,7 +93,8 @@ def _keep_secrets_out_of_logs() -> None:
         logger.setLevel(max(logger.getEffectiveLevel(), level))
 
 
-async def run_telegram(app: App, options: TelegramOptions | None = None) -> None:
+async def run_telegram(core: Conversations, settings: Settings,
+                       options: TelegramOptions | None = None) -> None:
     """Serve Telegram until cancelled.
 
     Long polling by default; PTB's webhook server when `telegram_webhook_url` is set (it
@@ -104,14 +103,14 @@ async def run_telegram(app: App, options: TelegramOptions | None = None) -> None
     rejected token, a missing secret, or a Bot API that cannot be reached at start.
     """
     options = options or TelegramOptions()
-    settings = app.settings
     secret = webhook_secret() if settings.telegram_webhook_url else None
     _keep_secrets_out_of_logs()
-    application = build_application(app, options)
+    application = build_application(core, settings, options)
     try:
         async with application:  # getMe: the token is checked here
             try:
-                await application.bot.set_my_commands(bot_commands())
+                await application.bot.set_my_commands(
+                    [BotCommand(name, about[:256]) for name, about in MENU])
             except TelegramError as exc:  # the menu is a convenience: run without it
                 log.warning("telegram: setMyCommands failed: %s", exc)
             await application.start()

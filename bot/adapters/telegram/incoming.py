@@ -1,4 +1,4 @@
-"""Telegram updates as platform-neutral `IncomingMessage`s, and whether one addresses the bot."""
+"""Telegram updates as platform-neutral `InboundEvent`s."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from telegram import Chat, Message, MessageEntity, User
 from telegram.constants import ChatType
 
-from ...service import IncomingMessage
+from ...conversation import InboundEvent
 
 PLATFORM = "telegram"
 
@@ -33,27 +33,37 @@ def place_of(message: Message) -> Place:
     return Place(message.chat.id, thread, message.chat.type == ChatType.PRIVATE)
 
 
-def delivery_id(chat_id: int, message_id: int) -> str:
-    """The platform message id stored with a delivery."""
+def message_key(chat_id: int, message_id: int) -> str:
+    """A message's id for the core: Telegram's ids are per chat."""
     return f"{chat_id}:{message_id}"
 
 
-def incoming(message: Message, user: User, text: str = "") -> IncomingMessage:
-    """`message`'s chat (or topic) as a channel, spoken in by `user`."""
+def event_of(message: Message, user: User, bot: User | None = None, *,
+             is_admin: bool = False) -> InboundEvent:
+    """`message` (by `user`) as the core sees it; `bot` given: a chat message to answer."""
     place = place_of(message)
     chat: Chat = message.chat
     community = chat.title or chat.full_name or str(chat.id)
     channel = community if place.thread_id is None else f"{community} #{place.thread_id}"
-    return IncomingMessage(
+    replied = message.reply_to_message
+    if replied is not None and replied.forum_topic_created is not None:
+        replied = None  # Telegram marks every topic message a reply to the topic's start
+    return InboundEvent(
         platform=PLATFORM, community_id=str(chat.id), community_name=community,
         channel_id=place.channel_id, channel_name=channel,
         user_id=str(user.id), user_name=user.full_name or user.username or str(user.id),
-        text=text,
-    )
+        text=without_mention(message.text or "", bot) if bot is not None else "",
+        is_admin=is_admin or place.private, is_dm=place.private,
+        message_id=message_key(chat.id, message.message_id),
+        reply_to_id=message_key(chat.id, replied.message_id) if replied else None,
+        replies_to_bot=bot is not None and replied is not None
+        and replied.from_user is not None and replied.from_user.id == bot.id,
+        mentions_bot=bot is not None and mentions(message, bot),
+        attachments=int(bool(message.effective_attachment)))
 
 
-def addressed(message: Message, bot: User) -> bool:
-    """The message mentions the bot or replies to one of its messages."""
+def mentions(message: Message, bot: User) -> bool:
+    """The message mentions the bot (`@botname`, or a text mention of it)."""
     for entity, text in message.parse_entities(
             [MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
         if entity.type == MessageEntity.TEXT_MENTION and entity.user is not None:
@@ -61,9 +71,7 @@ def addressed(message: Message, bot: User) -> bool:
                 return True
         elif bot.username and text.lower() == f"@{bot.username.lower()}":
             return True
-    replied = message.reply_to_message
-    return (replied is not None and replied.forum_topic_created is None
-            and replied.from_user is not None and replied.from_user.id == bot.id)
+    return False
 
 
 def without_mention(text: str, bot: User) -> str:

@@ -10,10 +10,9 @@ from discord.http import Route
 
 from bot.adapters.discord import BlendBot, configure_endpoints
 from bot.adapters.discord.shards import ShardPlan
-from bot.app import App
+from bot.app import App, assemble
 from bot.config import Settings
-from bot.reports.scheduler import ReportService
-from bot.service import ChatService, ServiceOptions
+from bot.conversation.service import ServiceOptions
 from bot.storage import Store
 from engines import BlendedEngine, ChatModel
 from engines.ranker import SHIPPED_MODEL
@@ -38,8 +37,7 @@ async def make_app(tmp_path: Path, models: list[ChatModel], **options: object) -
     store = Store(settings.database)
     await store.open()
     engine = BlendedEngine(models, seed=1, ranker=RankerProvider(SHIPPED_MODEL))  # as `run`
-    service = ChatService(store, engine, ServiceOptions(**options))
-    return App(settings, store, engine, service, ReportService(store, settings.database))
+    return assemble(settings, store, engine, ServiceOptions(**options))  # type: ignore[arg-type]
 
 
 class Running:
@@ -49,7 +47,7 @@ class Running:
 
 async def start_bot(app: App, fake: FakeDiscord, token: str = "test-token",
                     shards: ShardPlan | None = None) -> Running:
-    bot = BlendBot(app, shards or ShardPlan(None, None), guild_ready_timeout=0.1)
+    bot = BlendBot(app.core, shards or ShardPlan(None, None), guild_ready_timeout=0.1)
     task = asyncio.create_task(bot.start(token))
     return Running(bot, task, app)
 

@@ -9,10 +9,9 @@ from typing import Any
 import pytest
 
 from bot.adapters.telegram import Pacing, TelegramOptions, run_telegram
-from bot.app import App
+from bot.app import App, assemble
 from bot.config import Settings
-from bot.reports.scheduler import ReportService
-from bot.service import ChatService, ServiceOptions
+from bot.conversation.service import ServiceOptions
 from bot.storage import Store
 from engines import BlendedEngine, ChatModel
 from engines.ranker import SHIPPED_MODEL
@@ -39,9 +38,7 @@ async def make_app(tmp_path: Path, fake: FakeTelegram, models: list[ChatModel] |
     await store.open()
     engine = BlendedEngine(models or [StubModel("smollm2-135m"), StubModel("gemma3-270m")],
                            seed=1, ranker=RankerProvider(SHIPPED_MODEL))  # as `run`
-    options = ServiceOptions(rate_limit=100)
-    service = ChatService(store, engine, options)
-    return App(config, store, engine, service, ReportService(store, config.database))
+    return assemble(config, store, engine, ServiceOptions(rate_limit=100))
 
 
 Starter = Callable[..., Awaitable[App]]
@@ -55,7 +52,7 @@ async def start_bot(tmp_path: Path, fake: FakeTelegram) -> AsyncIterator[Starter
     async def start(models: list[ChatModel] | None = None,
                     options: TelegramOptions = FAST, **settings: Any) -> App:
         app = await make_app(tmp_path, fake, models, **settings)
-        task = asyncio.create_task(run_telegram(app, options))
+        task = asyncio.create_task(run_telegram(app.core, app.settings, options))
         await fake.wait_for(lambda: fake.of("setMyCommands") or task.done())
         if task.done():
             await app.close()

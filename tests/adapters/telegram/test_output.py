@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from bot.adapters.telegram.render import LIMIT
+from bot.adapters.telegram.outbox import LIMIT
 from bot.app import App
 from tests.fakes.telegram_api import BOT_USERNAME, Call, FakeTelegram
 from tests.stubs import ScriptedModel, StubModel

@@ -29,7 +29,7 @@ async def test_invalid_token_is_one_clear_config_error(tmp_path: Path, fake: Fak
     caplog.set_level(logging.DEBUG)
     try:
         with pytest.raises(ConfigError) as raised:
-            await run_telegram(app, FAST)
+            await run_telegram(app.core, app.settings, FAST)
     finally:
         await app.close()
     message = str(raised.value)
@@ -43,10 +43,10 @@ async def test_missing_token_and_unreachable_api(tmp_path: Path, fake: FakeTeleg
     app = await make_app(tmp_path, fake, telegram_api_url="http://127.0.0.1:9/bot")
     try:
         with pytest.raises(ConfigError, match="cannot reach the Telegram Bot API"):
-            await run_telegram(app, FAST)
+            await run_telegram(app.core, app.settings, FAST)
         app.settings.telegram_token = None
         with pytest.raises(ConfigError, match="TELEGRAM_TOKEN is not set"):
-            await run_telegram(app, FAST)
+            await run_telegram(app.core, app.settings, FAST)
     finally:
         await app.close()
 

@@ -1,14 +1,15 @@
-"""The Telegram command menu and how each command's arguments reach `Commands`."""
+"""Text commands (`/mode single`, `/report schedule mon 9 UTC`): the menu, the help text and
+how each command's words reach `Commands`. Platforms with typed commands (Discord's slash
+commands) call `Commands` directly; platforms that read text use `run_text`."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 
-from telegram import BotCommand
+from .commands import CommandResult, Commands
+from .inbound import InboundEvent
 
-from ...commands import CommandContext, CommandResult, Commands
-
-Run = Callable[[Commands, CommandContext, Sequence[str]], Awaitable[CommandResult]]
+Run = Callable[[Commands, InboundEvent, Sequence[str]], Awaitable[CommandResult]]
 
 MENU: tuple[tuple[str, str], ...] = (
     ("start", "Say hello: the persona's greeting"),
@@ -35,41 +36,37 @@ HELP = "\n".join([
 ])
 
 
-def bot_commands() -> list[BotCommand]:
-    return [BotCommand(name, about[:256]) for name, about in MENU]
-
-
 def _usage(text: str) -> CommandResult:
     return CommandResult(text, ok=False)
 
 
-async def _help(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+async def _help(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> CommandResult:
     return CommandResult(HELP)
 
 
-async def _mode(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+async def _mode(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> CommandResult:
     if not args:
-        modes = ", ".join(c.service.engine.modes)
+        modes = ", ".join(c.modes())
         return _usage(f"Usage: /mode <mode> [model]. Modes: {modes}.")
     return await c.blend_mode(ctx, args[0], args[1] if len(args) > 1 else None)
 
 
-async def _weights(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+async def _weights(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> CommandResult:
     return await c.blend_weights(ctx, ",".join(args))
 
 
-async def _persona(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+async def _persona(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> CommandResult:
     if not args:
         return await c.persona_list(ctx)
     return await c.persona_set(ctx, " ".join(args))
 
 
-async def _report(c: Commands, ctx: CommandContext, args: Sequence[str]) -> CommandResult:
+async def _report(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> CommandResult:
     action = _first(args).lower()
     if action == "now":
         return await c.report_now(ctx)
     if action == "here":
-        return await c.report_channel(ctx, ctx.where.channel_id, "this chat")
+        return await c.report_channel(ctx, ctx.channel_id, "this chat")
     if action == "schedule" and len(args) in (3, 4):
         return await c.report_schedule(ctx, args[1], args[2], args[3] if len(args) > 3 else "UTC")
     return _usage("Usage: /report now | /report here | /report schedule <weekday> <hour> "
@@ -94,3 +91,10 @@ RUN: dict[str, Run] = {
     "report": _report,
     "stats": lambda c, ctx, a: c.stats(ctx),
 }
+
+
+async def run_text(commands: Commands, event: InboundEvent, name: str,
+                   args: Sequence[str]) -> CommandResult | None:
+    """Run text command `name` (without its slash) with its words; None if there is none."""
+    run = RUN.get(name.lower())
+    return await run(commands, event, args) if run is not None else None

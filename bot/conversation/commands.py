@@ -1,30 +1,23 @@
 """The platform-neutral command layer: `/blend …`, `/persona …`, `/reset`, `/stats`.
 
-Adapters parse the platform's command, fill a `CommandContext` (including whether the user
-is an admin there) and render the `CommandResult`; the meaning lives only here.
+Adapters parse the platform's command into an `InboundEvent` (whether the user is an admin
+there included) and arguments, and render the `CommandResult`; the meaning lives only here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from engines import ALL_MODES, BlendError
+from engines import BlendError
 from engines.policies import parse_weights
 from persona import CardError, load_card
 
-from .reports.scheduler import ReportService, ScheduleError, parse_schedule
-from .service import ChatService, IncomingMessage
-from .storage import ChannelState
+from ..reports.scheduler import ReportService, ScheduleError, parse_schedule
+from ..storage import ChannelState
+from .inbound import InboundEvent
+from .service import ChatService
 
 ADMIN_ONLY = "Only admins can change this channel's settings; nothing was changed."
-
-
-@dataclass(frozen=True, slots=True)
-class CommandContext:
-    """Who runs a command, where, and whether they may change settings there."""
-
-    where: IncomingMessage  # platform, community, channel and user; text unused
-    is_admin: bool
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,49 +40,57 @@ class Commands:
         self.service = service
         self.reports = reports
 
-    async def _channel(self, ctx: CommandContext) -> ChannelState:
-        return await self.service.channel(ctx.where)
+    def modes(self) -> list[str]:
+        """The blend modes this process can serve."""
+        return list(self.service.engine.modes)
+
+    def model_ids(self) -> list[str]:
+        return list(self.service.engine.model_ids)
+
+    async def persona_names(self) -> list[str]:
+        return [p.name for p in await self.service.personas.all()]
+
+    async def _channel(self, ctx: InboundEvent) -> ChannelState:
+        return await self.service.channel(ctx)
 
     # ---- /blend ---------------------------------------------------------------------------
 
-    async def blend_mode(self, ctx: CommandContext, mode: str,
+    async def blend_mode(self, ctx: InboundEvent, mode: str,
                          model: str | None = None) -> CommandResult:
         if not ctx.is_admin:
             return _refuse(ADMIN_ONLY)
         mode = mode.strip().lower()
-        if mode not in ALL_MODES:
-            return _refuse(f"Unknown mode '{mode}'. Modes: {', '.join(self.service.engine.modes)}.")
         model_id = model.strip() if model else None
         if mode == "single" and model_id is None:
             model_id = self.service.engine.model_ids[0]
         try:
             channel = await self.service.set_blend(
                 await self._channel(ctx), mode=mode,
-                model_id=model_id if mode == "single" else None, actor=ctx.where)
+                model_id=model_id if mode == "single" else None, actor=ctx)
         except BlendError as exc:
             return _refuse(f"Cannot use that: {exc}.")
         detail = f" ({channel.model_id})" if mode == "single" else ""
         return CommandResult(f"Blend mode is now {mode}{detail}.")
 
-    async def blend_models(self, ctx: CommandContext) -> CommandResult:
+    async def blend_models(self, ctx: InboundEvent) -> CommandResult:
         engine = self.service.engine
         lines = [f"• {m} (default weight {engine.default_weights.get(m, 1.0):g})"
                  for m in engine.model_ids]
         return CommandResult("Models in this blend:\n" + "\n".join(lines))
 
-    async def blend_weights(self, ctx: CommandContext, spec: str) -> CommandResult:
+    async def blend_weights(self, ctx: InboundEvent, spec: str) -> CommandResult:
         if not ctx.is_admin:
             return _refuse(ADMIN_ONLY)
         try:
             weights = parse_weights(spec)
             channel = await self.service.set_blend(
-                await self._channel(ctx), mode="weighted", weights=weights, actor=ctx.where)
+                await self._channel(ctx), mode="weighted", weights=weights, actor=ctx)
         except BlendError as exc:
             return _refuse(f"Cannot use those weights: {exc}.")
         shown = ", ".join(f"{k}={v:g}" for k, v in (channel.weights or {}).items())
         return CommandResult(f"Blend mode is now weighted: {shown}.")
 
-    async def blend_status(self, ctx: CommandContext) -> CommandResult:
+    async def blend_status(self, ctx: InboundEvent) -> CommandResult:
         channel = await self._channel(ctx)
         blend = self.service.blend_of(channel)
         persona = await self.service.persona_of(channel)
@@ -105,7 +106,7 @@ class Commands:
         ]
         return CommandResult("\n".join(lines))
 
-    async def _flag(self, ctx: CommandContext, field: str, value: str,
+    async def _flag(self, ctx: InboundEvent, field: str, value: str,
                     on_text: str, off_text: str) -> CommandResult:
         if not ctx.is_admin:
             return _refuse(ADMIN_ONLY)
@@ -116,38 +117,38 @@ class Commands:
         await self.service.store.update_channel(channel.id, **{field: flag})
         return CommandResult(on_text if flag else off_text)
 
-    async def blend_channel(self, ctx: CommandContext, value: str) -> CommandResult:
+    async def blend_channel(self, ctx: InboundEvent, value: str) -> CommandResult:
         return await self._flag(ctx, "answer_all", value,
                                 "I'll answer every message in this channel.",
                                 "I'll answer only when mentioned or replied to.")
 
-    async def blend_disclose(self, ctx: CommandContext, value: str) -> CommandResult:
+    async def blend_disclose(self, ctx: InboundEvent, value: str) -> CommandResult:
         return await self._flag(ctx, "disclose", value,
                                 "Each reply will name the model that wrote it.",
                                 "Replies will no longer name their model.")
 
     # ---- /persona -------------------------------------------------------------------------
 
-    async def persona_list(self, ctx: CommandContext) -> CommandResult:
+    async def persona_list(self, ctx: InboundEvent) -> CommandResult:
         current = await self.service.persona_of(await self._channel(ctx))
         lines = [f"{'▶' if p.ref == current.ref else '•'} {p.name}"
                  + (f" (#{p.ref.split(':', 1)[1]})" if p.source == "imported" else "")
                  for p in await self.service.personas.all()]
         return CommandResult("Personas:\n" + "\n".join(lines))
 
-    async def persona_set(self, ctx: CommandContext, name: str) -> CommandResult:
+    async def persona_set(self, ctx: InboundEvent, name: str) -> CommandResult:
         if not ctx.is_admin:
             return _refuse(ADMIN_ONLY)
         channel = await self._channel(ctx)
         try:
-            choice = await self.service.set_persona(channel, name, actor=ctx.where)
+            choice = await self.service.set_persona(channel, name, actor=ctx)
         except LookupError as exc:
             return _refuse(str(exc).strip("'\""))
-        greeting = await self.service.greet(ctx.where)
+        greeting = await self.service.greet(ctx)
         return CommandResult(f"This channel now talks to {choice.name}.",
-                             greeting=greeting.text if greeting else None)
+                             greeting=greeting)
 
-    async def persona_import(self, ctx: CommandContext, data: bytes,
+    async def persona_import(self, ctx: InboundEvent, data: bytes,
                              filename: str = "card") -> CommandResult:
         if not ctx.is_admin:
             return _refuse(ADMIN_ONLY)
@@ -161,15 +162,15 @@ class Commands:
 
     # ---- /reset, /stats, greeting ---------------------------------------------------------
 
-    async def reset(self, ctx: CommandContext) -> CommandResult:
+    async def reset(self, ctx: InboundEvent) -> CommandResult:
         if not ctx.is_admin:
             return _refuse(ADMIN_ONLY)
         await self.service.reset(await self._channel(ctx))
-        greeting = await self.service.greet(ctx.where)
+        greeting = await self.service.greet(ctx)
         return CommandResult("Conversation cleared; I start afresh.",
-                             greeting=greeting.text if greeting else None)
+                             greeting=greeting)
 
-    async def stats(self, ctx: CommandContext) -> CommandResult:
+    async def stats(self, ctx: InboundEvent) -> CommandResult:
         channel = await self._channel(ctx)
         replies = self.service.replies
         here = await replies.stats(channel_id=channel.id)
@@ -183,20 +184,20 @@ class Commands:
         return CommandResult(block("This channel", here) + "\n"
                              + block("This community", everywhere))
 
-    async def start(self, ctx: CommandContext) -> CommandResult:
+    async def start(self, ctx: InboundEvent) -> CommandResult:
         """A greeting for a new conversation, or a short hello."""
-        greeting = await self.service.greet(ctx.where)
+        greeting = await self.service.greet(ctx)
         if greeting is not None:
-            return CommandResult(greeting.text)
+            return CommandResult(greeting)
         persona = await self.service.persona_of(await self._channel(ctx))
         return CommandResult(f"Hi! I'm {persona.name}. Talk to me and I'll answer.")
 
     # ---- /report --------------------------------------------------------------------------
 
-    async def _community(self, ctx: CommandContext) -> int:
+    async def _community(self, ctx: InboundEvent) -> int:
         return (await self._channel(ctx)).community_id
 
-    async def report_now(self, ctx: CommandContext) -> CommandResult:
+    async def report_now(self, ctx: InboundEvent) -> CommandResult:
         """Post this community's report to its report channel (or here if none is set)."""
         if not ctx.is_admin:
             return _refuse(ADMIN_ONLY)
@@ -205,10 +206,10 @@ class Commands:
         community = await self._community(ctx)
         done = await self.reports.send(community, None)
         if done.startswith("No report channel"):
-            done = await self.reports.send(community, ctx.where.channel_id)
+            done = await self.reports.send(community, ctx.channel_id)
         return CommandResult(done)
 
-    async def report_channel(self, ctx: CommandContext, channel_id: str,
+    async def report_channel(self, ctx: InboundEvent, channel_id: str,
                              channel_name: str = "") -> CommandResult:
         """Send this community's weekly report to `channel_id` (`/report here` passes its own)."""
         if not ctx.is_admin:
@@ -220,7 +221,7 @@ class Commands:
         return CommandResult(f"Weekly reports will go to {where}, every {schedule.weekday} at "
                              f"{schedule.hour:02d}:00 {schedule.timezone}.")
 
-    async def report_schedule(self, ctx: CommandContext, weekday: str, hour: str,
+    async def report_schedule(self, ctx: InboundEvent, weekday: str, hour: str,
                               timezone: str) -> CommandResult:
         if not ctx.is_admin:
             return _refuse(ADMIN_ONLY)

@@ -1,0 +1,145 @@
+"""Telegram's side of the `Outbox`: plain-text messages in one chat or forum topic, the
+feedback keyboard, and Telegram's numbers (4,096 UTF-16 units; about 20 messages a minute
+in a group, one a second in a private chat, 30 a second per bot)."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import warnings
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    ReplyParameters,
+)
+from telegram.constants import ChatAction, MessageLimit
+from telegram.error import BadRequest, RetryAfter, TelegramError
+from telegram.warnings import PTBDeprecationWarning
+
+from ...conversation import Budget, PlatformLimits, RetryLater, SendError
+from .incoming import Place, message_key
+
+log = logging.getLogger(__name__)
+LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+BUTTONS = {"fb:up": "👍", "fb:down": "👎", "fb:regen": "🔄"}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class Pacing:
+    """Seconds between streaming edits of one reply, and the budgets all replies share."""
+
+    private: float = 1.0
+    group: float = 3.0
+    group_per_minute: int = 20
+    chat_per_second: int = 1
+    bot_per_second: int = 30
+
+    def limits(self, place: Place) -> PlatformLimits:
+        chat = (Budget(f"telegram:chat:{place.chat_id}", self.chat_per_second, 1.0)
+                if place.private else
+                Budget(f"telegram:chat:{place.chat_id}", self.group_per_minute, 60.0))
+        return PlatformLimits(
+            max_chars=LIMIT, count=units, footer="— {model}",
+            edit_interval_s=self.private if place.private else self.group,
+            budgets=(Budget("telegram:bot", self.bot_per_second, 1.0), chat))
+
+
+def units(text: str) -> int:
+    """Length as Telegram counts it (UTF-16 code units: an emoji may count twice)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def keyboard() -> InlineKeyboardMarkup:
+    """👍 / 👎 / 🔄 under a reply."""
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for data, label in BUTTONS.items()]])
+
+
+def retry_seconds(exc: RetryAfter) -> float:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        value = exc.retry_after
+    return value if isinstance(value, int | float) else value.total_seconds()
+
+
+async def _call(call: Callable[[], Awaitable[T]]) -> T:
+    """A Bot API call with Telegram's errors as the core's."""
+    try:
+        return await call()
+    except RetryAfter as exc:
+        raise RetryLater(retry_seconds(exc)) from exc
+    except TelegramError as exc:
+        raise SendError(f"Telegram: {exc.message}") from exc
+
+
+class ChatOutbox:
+    """Sends into one chat or topic; `query` (a button press) receives the private notes."""
+
+    def __init__(self, bot: Bot, place: Place, pacing: Pacing,
+                 query: CallbackQuery | None = None) -> None:
+        self.bot = bot
+        self.place = place
+        self.limits = pacing.limits(place)
+        self.query = query
+        self._answered = False
+
+    def _id(self, key: str) -> int:
+        return int(key.rpartition(":")[2])
+
+    async def send(self, text: str, *, reply_to: str | None, controls: bool) -> str:
+        quote = (ReplyParameters(self._id(reply_to), allow_sending_without_reply=True)
+                 if reply_to is not None else None)
+        sent = await _call(lambda: self.bot.send_message(
+            self.place.chat_id, text, message_thread_id=self.place.thread_id,
+            reply_markup=keyboard() if controls else None, link_preview_options=NO_PREVIEW,
+            reply_parameters=quote))
+        return message_key(sent.chat_id, sent.message_id)
+
+    async def edit(self, message_id: str, text: str, *, controls: bool) -> None:
+        try:
+            await _call(lambda: self.bot.edit_message_text(
+                text, chat_id=self.place.chat_id, message_id=self._id(message_id),
+                reply_markup=keyboard() if controls else None, link_preview_options=NO_PREVIEW))
+        except SendError as exc:
+            if not isinstance(exc.__cause__, BadRequest) or "not modified" not in str(exc):
+                raise
+
+    async def delete(self, message_id: str) -> None:
+        await _call(lambda: self.bot.delete_message(self.place.chat_id, self._id(message_id)))
+
+    async def typing(self) -> None:
+        await _call(lambda: self.bot.send_chat_action(
+            self.place.chat_id, ChatAction.TYPING, message_thread_id=self.place.thread_id))
+
+    async def notify(self, text: str) -> None:
+        """On the pressed button the first time; later as a reply to the pressed message."""
+        if self.query is not None and not self._answered:
+            self._answered = True
+            with contextlib.suppress(TelegramError):
+                await self.query.answer(text[:200])
+            return
+        quoted = self.query.message.message_id if self.query and self.query.message else None
+        await _call(lambda: self.bot.send_message(
+            self.place.chat_id, text, message_thread_id=self.place.thread_id,
+            link_preview_options=NO_PREVIEW, reply_parameters=ReplyParameters(
+                quoted, allow_sending_without_reply=True) if quoted else None))
+
+
+async def send_report(bot: Bot, channel_id: str, text: str, png: bytes | None) -> None:
+    """A weekly report: the chart as a photo with the summary as its caption (plain text)."""
+    chat, _, thread = channel_id.partition(":")
+    where = {"chat_id": int(chat), "message_thread_id": int(thread) if thread else None}
+    if png is None:
+        await bot.send_message(text=text[:4096], **where)
+        return
+    await bot.send_photo(photo=png, caption=text[:1024], filename="report.png", **where)
+

@@ -1,0 +1,31 @@
+"""The platform-neutral conversation core: everything an adapter may use is named here.
+
+An adapter translates a platform event into an `InboundEvent`, hands it to
+`Conversations.handle` with an `Outbox` for that conversation, and renders command results;
+the core decides whether and how to answer and drives the outbox.
+"""
+
+from .commands import CommandResult, Commands
+from .core import Conversations, Rating, ReportSink
+from .inbound import InboundEvent
+from .menu import MENU, run_text
+from .outbox import Outbox, PlatformLimits, RetryLater, SendError
+from .pacing import Budget
+from .pipeline import Outcome
+
+__all__ = [
+    "MENU",
+    "Budget",
+    "CommandResult",
+    "Commands",
+    "Conversations",
+    "InboundEvent",
+    "Outbox",
+    "Outcome",
+    "PlatformLimits",
+    "Rating",
+    "ReportSink",
+    "RetryLater",
+    "SendError",
+    "run_text",
+]

@@ -1,0 +1,130 @@
+"""`Conversations`: the one entry point of the core. An adapter hands it an `InboundEvent`
+and an `Outbox`; the core decides and does the rest, in the stages listed here."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Literal, TypeVar
+
+from ..ratelimit import RateLimiter
+from ..reports.scheduler import ReportService
+from .commands import CommandResult, Commands
+from .inbound import InboundEvent
+from .outbox import Outbox
+from .pacing import Pacer
+from .pending import PendingMessages
+from .pipeline import Outcome, Pipeline, Turn
+from .render import deliver, plan
+from .service import ChatService
+from .stages.addressed import Addressed
+from .stages.generate import Generate
+from .stages.limits import RateLimit
+from .stages.order import ChannelTurns
+from .stages.postprocess import PostProcess
+from .stages.prompt import Prompt
+from .stages.record import RecordMessage
+from .stages.regenerate import GREETING, NOT_LATEST, RegenerateTarget
+from .stages.respond import APOLOGY, Respond
+from .stages.seen import Seen
+from .stages.store import StoreReply
+
+log = logging.getLogger(__name__)
+Rating = Literal["up", "down"]
+R = TypeVar("R")
+ReportSink = Callable[[str, str, bytes | None], Awaitable[None]]
+WRITING_AGAIN = "🔄 Writing another reply…"
+GONE = "I no longer have this reply."
+
+
+class Conversations:
+    def __init__(self, service: ChatService, reports: ReportService | None = None,
+                 pacer: Pacer | None = None) -> None:
+        self.service = service
+        self.commands = Commands(service, reports)
+        self.reports = reports
+        self.pacer = pacer or Pacer()
+        self.pending = PendingMessages()
+        options = service.options
+        self.order = order = ChannelTurns()
+        respond = Respond(service, self.pacer, self.pending)
+        prompt, generate = Prompt(service), Generate(service.engine)
+        reply = (prompt, generate, PostProcess(), StoreReply(service))
+        self.turns = Pipeline([
+            order, respond, Addressed(service), Seen(service, self.pending),
+            RateLimit(RateLimiter(options.rate_limit, options.rate_window_s),
+                      options.rate_limit_exempt),
+            RecordMessage(service, self.pending), *reply,
+        ])
+        self.regenerations = Pipeline([order, respond, RegenerateTarget(service), *reply])
+
+    async def handle(self, event: InboundEvent, outbox: Outbox) -> Outcome:
+        """One inbound message: answered, refused politely, or ignored (with the reason)."""
+        return await self.turns.run(Turn(event, outbox))
+
+    async def command(self, event: InboundEvent,
+                      run: Callable[[InboundEvent], Awaitable[R]]) -> R | CommandResult:
+        """Run a command of `commands` in the channel's turn (in order with its messages);
+        a failure is one polite line."""
+        async with self.order.lock(f"{event.platform}:{event.channel_id}"):
+            try:
+                return await run(event)
+            except Exception:
+                log.exception("command failed in %s", event.channel_id)
+                return CommandResult(APOLOGY, ok=False)
+
+    async def regenerate(self, event: InboundEvent, target_id: str, outbox: Outbox) -> Outcome:
+        """Write the reply shown in platform message `target_id` again and show the new one
+        in its place; `event` says who pressed where. Refusals go to `outbox.notify`."""
+        try:
+            ref = await self.service.replies.find(event.platform, target_id)
+        except Exception:
+            log.exception("regenerate failed in %s", event.channel_id)
+            await outbox.notify(APOLOGY)
+            return Outcome("error", APOLOGY, reason="internal")
+        refusal = (GONE if ref is None else NOT_LATEST if not ref.latest
+                   else GREETING if ref.model_id is None else None)
+        if refusal is not None or ref is None:
+            await outbox.notify(refusal or GONE)
+            return Outcome("notice", refusal or GONE, reason="refused")
+        await outbox.notify(WRITING_AGAIN)
+        return await self.regenerations.run(Turn(event, outbox, regenerate_of=ref.message_id))
+
+    async def feedback(self, event: InboundEvent, target_id: str, rating: Rating, *,
+                       remove: bool = False, toggle: bool = False) -> str | None:
+        """👍/👎 from `event`'s user on the reply in platform message `target_id`.
+
+        `toggle`: a second press takes it back. Returns a short line to show the user where
+        the platform has room for one (None: not a reply of the bot's)."""
+        label = "👍" if rating == "up" else "👎"
+        try:
+            ref = await self.service.replies.find(event.platform, target_id)
+            if ref is None:
+                return None if not toggle else GONE
+            if await self.service.feedback(event, ref.message_id, rating, remove=remove):
+                return f"Took back your {label}" if remove else f"Thanks for the {label}"
+            if toggle:
+                await self.service.feedback(event, ref.message_id, rating, remove=True)
+                return f"Took back your {label}"
+            return f"Thanks for the {label}"
+        except Exception:
+            log.exception("feedback failed in %s", event.channel_id)
+            return APOLOGY
+
+    # ---- what adapters may show ------------------------------------------------------
+
+    async def greet(self, event: InboundEvent) -> str | None:
+        """The persona's greeting when the channel's conversation is just starting (stored)."""
+        return await self.service.greet(event)
+
+    async def persona_name(self, event: InboundEvent) -> str:
+        return (await self.service.persona_of(await self.service.channel(event))).name
+
+    async def say(self, outbox: Outbox, text: str, *, reply_to: str | None = None) -> None:
+        """Show a plain text (a command's answer, a greeting): split and paced like replies."""
+        await deliver(outbox, plan(text, outbox.limits, reply_to=reply_to), self.pacer)
+
+    def register_report_sink(self, platform: str, sink: ReportSink) -> None:
+        """Where this platform's weekly reports go: `sink(channel_id, text, png)`."""
+        if self.reports is not None:
+            self.reports.register_sink(platform, sink)

@@ -1,0 +1,36 @@
+"""`InboundEvent`: one platform event (a message, a button press, a command) in plain data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class InboundEvent:
+    """What an adapter knows of one event, translated from the platform's objects.
+
+    Ids are the platform's, as strings; an adapter makes `message_id` and `reply_to_id`
+    unique within the platform (Telegram's ids are per chat: it sends `chat:message`).
+    """
+
+    platform: str
+    community_id: str
+    channel_id: str
+    user_id: str
+    user_name: str
+    text: str = ""
+    community_name: str = ""
+    channel_name: str = ""
+    is_admin: bool = False  # may change this channel's settings
+    message_id: str | None = None  # the platform's id of this message
+    reply_to_id: str | None = None  # the message it replies to
+    replies_to_bot: bool = False  # ... and the adapter knows that one is the bot's
+    mentions_bot: bool = False
+    is_dm: bool = False
+    edited: bool = False  # an edit of an earlier message, not a new one
+    attachments: int = 0  # files, images, stickers: not read (yet)
+
+    @property
+    def plausibly_addressed(self) -> bool:
+        """Addressed without looking at the channel's settings (DM, mention, reply to the bot)."""
+        return self.is_dm or self.mentions_bot or self.replies_to_bot

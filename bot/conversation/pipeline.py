@@ -1,0 +1,80 @@
+"""One turn's way through the core: an ordered list of stages, each wrapping the rest.
+
+A stage is `async def __call__(turn, rest)`: it may do something before and after the
+rest of the pipeline (`await rest(turn)`), or end the turn by not calling it, after
+`turn.end(...)` says why. The outermost stages render whatever the turn ended with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from engines import Generation, ReplyRequest
+
+from ..storage import ChannelState, StoredMessage
+from .inbound import InboundEvent
+from .outbox import Outbox
+from .render import LivePreview
+
+OutcomeKind = Literal["ignored", "reply", "notice", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How a turn ended. `reply`: a stored reply; `notice`: a polite refusal or hint;
+    `error`: an apology; `ignored`: nothing was shown (not addressed, a redelivery)."""
+
+    kind: OutcomeKind
+    text: str = ""
+    model_id: str | None = None
+    message_id: int | None = None  # the stored reply
+    notices: tuple[str, ...] = ()
+    reason: str = ""  # why it was ignored or refused, for logs and tests
+
+
+@dataclass(slots=True)
+class Turn:
+    event: InboundEvent
+    outbox: Outbox
+    regenerate_of: int | None = None  # the stored reply being written again
+    reuse: tuple[str, ...] = ()  # delivered messages the reply will be shown in
+    channel: ChannelState | None = None
+    addressed: bool = False  # the bot is meant to answer (an apology is owed on failure)
+    user_row: int | None = None
+    user_stored: bool = False
+    history: list[StoredMessage] = field(default_factory=list)
+    request: ReplyRequest | None = None
+    generation: Generation | None = None
+    live: LivePreview | None = None
+    outcome: Outcome | None = None
+
+    def end(self, kind: OutcomeKind, text: str = "", reason: str = "") -> None:
+        """End the turn (the stage then returns without calling the rest)."""
+        self.outcome = Outcome(kind, text, reason=reason or kind)
+
+    @property
+    def key(self) -> str:
+        """The channel's fair-turn and KV-cache key."""
+        return f"{self.event.platform}:{self.event.channel_id}"
+
+
+Next = Callable[[Turn], Awaitable[None]]
+
+
+class Stage(Protocol):
+    async def __call__(self, turn: Turn, rest: Next) -> None: ...
+
+
+class Pipeline:
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        self.stages = tuple(stages)
+
+    async def run(self, turn: Turn) -> Outcome:
+        await self._at(0, turn)
+        return turn.outcome or Outcome("ignored", reason="no stage answered")
+
+    async def _at(self, index: int, turn: Turn) -> None:
+        if index < len(self.stages):
+            await self.stages[index](turn, lambda t: self._at(index + 1, t))

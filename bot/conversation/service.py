@@ -1,0 +1,165 @@
+"""`ChatService`: a channel's state and settings, and the writes a turn makes.
+
+The stages of `bot.conversation` and the command layer call it; adapters never do.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from engines import BlendedEngine, BlendSettings, Generation, SamplingParams
+from persona import GLOBAL_SYSTEM_PROMPT, pick_greeting
+
+from ..personas import PersonaChoice, Personas
+from ..storage import ChannelState, Store, StoredMessage
+from ..storage.candidates import add_candidates
+from ..storage.events import Events
+from ..storage.feedback import FeedbackKind, Replies
+from ..storage.library import Library
+from .inbound import InboundEvent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceOptions:
+    default_mode: str = "uniform"
+    history_limit: int = 200
+    bot_name: str = "Blendbot"
+    global_system: str = GLOBAL_SYSTEM_PROMPT
+    sampling: SamplingParams = field(default_factory=SamplingParams)
+    rate_limit: int = 6  # messages per user ...
+    rate_window_s: float = 30.0  # ... in this many seconds
+    rate_limit_exempt: tuple[str, ...] = ("console",)  # platforms without a limit
+
+
+class ChatService:
+    def __init__(self, store: Store, engine: BlendedEngine, options: ServiceOptions) -> None:
+        self.store = store
+        self.engine = engine
+        self.options = options
+        self.library = Library(store)
+        self.personas = Personas(self.library, options.bot_name)
+        self.replies = Replies(store)
+        self.events = Events(store)
+
+    def blend_of(self, channel: ChannelState) -> BlendSettings:
+        return BlendSettings(
+            mode=channel.mode or self.options.default_mode,
+            model_id=channel.model_id,
+            weights=channel.weights or {},
+        )
+
+    async def channel(self, msg: InboundEvent) -> ChannelState:
+        return await self.store.ensure_channel(
+            msg.platform, msg.community_id, msg.community_name or msg.community_id,
+            msg.channel_id, msg.channel_name or msg.channel_id,
+        )
+
+    async def set_blend(
+        self,
+        channel: ChannelState,
+        mode: str | None = None,
+        model_id: str | None = None,
+        weights: Mapping[str, float] | None = None,
+        actor: InboundEvent | None = None,
+    ) -> ChannelState:
+        """Change a channel's blend after checking the engine can serve it (`BlendError`).
+
+        A change of mode is recorded (by `actor`, if given) for the reports' mode comparison.
+        """
+        current = self.blend_of(channel)
+        wanted = BlendSettings(
+            mode=mode or current.mode,
+            model_id=model_id if model_id is not None else current.model_id,
+            weights=dict(weights) if weights is not None else current.weights,
+        )
+        self.engine.check(wanted)
+        updated = await self.store.update_channel(
+            channel.id, mode=wanted.mode, model_id=wanted.model_id,
+            weights=dict(wanted.weights) or None,
+        )
+        if wanted.mode != (channel.mode or None):
+            await self._record(channel, "mode", wanted.mode, actor)
+        return updated
+
+    async def _record(self, channel: ChannelState, setting: str, value: str | None,
+                      actor: InboundEvent | None) -> None:
+        user_id = None
+        if actor is not None:
+            user_id = await self.store.ensure_user(actor.platform, actor.user_id,
+                                                   actor.user_name)
+        await self.events.record_setting(channel.id, setting, value, user_id)
+
+    async def set_persona(self, channel: ChannelState, name: str,
+                          actor: InboundEvent | None = None) -> PersonaChoice:
+        """Give a channel a persona by name or id; `LookupError` names the choices."""
+        choice = await self.personas.find(name)
+        if choice is None:
+            names = ", ".join(p.name for p in await self.personas.all())
+            raise LookupError(f"no persona named '{name}' (choose from {names})")
+        await self.store.update_channel(channel.id, persona=choice.ref)
+        if choice.ref != channel.persona:
+            await self._record(channel, "persona", choice.name, actor)
+        return choice
+
+    async def persona_of(self, channel: ChannelState) -> PersonaChoice:
+        return await self.personas.for_ref(channel.persona)
+
+    async def reset(self, channel: ChannelState) -> None:
+        """Start this channel's conversation afresh (stored messages stay for analytics)."""
+        await self.store.reset_channel(channel.id)
+
+    async def greet(self, msg: InboundEvent) -> str | None:
+        """The persona's greeting if the channel's conversation is just starting, stored."""
+        channel = await self.channel(msg)
+        if await self.store.history(channel.id, limit=1):
+            return None
+        choice = await self.persona_of(channel)
+        text = pick_greeting(choice.card, msg.user_name, self.engine.rng)
+        if text is None:
+            return None
+        await self.store.add_message(channel.id, "assistant", text, mode="greeting")
+        return text
+
+    async def history(self, platform: str, channel_id: str) -> list[StoredMessage]:
+        channel = await self.store.find_channel(platform, channel_id)
+        return await self.store.history(channel.id) if channel else []
+
+    async def add_user_message(self, channel: ChannelState, event: InboundEvent,
+                               at: datetime | None = None) -> int:
+        """Store a user's message, committed; `DuplicateMessage` if its platform id is."""
+        user_id = await self.store.ensure_user(event.platform, event.user_id, event.user_name)
+        return await self.store.add_message(
+            channel.id, "user", event.text.strip(), user_id=user_id, created_at=at,
+            platform_message_id=event.message_id)
+
+    async def add_reply(self, channel: ChannelState, mode: str, generation: Generation,
+                        replaces: int | None = None) -> int:
+        """Store a reply (and its candidates), committed before it is shown; a regenerated
+        reply is marked as replaced by it."""
+        message_id = await self.store.add_message(
+            channel.id, "assistant", generation.text,
+            model_id=generation.model_id, mode=mode,
+            prompt_tokens=generation.prompt_tokens,
+            completion_tokens=generation.completion_tokens,
+            latency_ms=round(generation.latency_s * 1000),
+        )
+        if generation.candidates:
+            await add_candidates(self.store, message_id, generation.candidates)
+        if replaces is not None:
+            await self.replies.mark_replaced(replaces, message_id)
+        return message_id
+
+    async def feedback(self, who: InboundEvent, reply_id: int, kind: FeedbackKind,
+                       *, remove: bool = False) -> bool:
+        """Store (or withdraw) feedback from the user in `who` on a reply; False if it was
+        there already."""
+        user_id = await self.store.ensure_user(who.platform, who.user_id, who.user_name)
+        if remove:
+            await self.replies.remove_feedback(reply_id, user_id, kind)
+            return True
+        return await self.replies.add_feedback(reply_id, user_id, kind)

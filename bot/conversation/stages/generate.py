@@ -1,0 +1,74 @@
+"""Generate: the engine writes the reply (streamed into the live preview); a failure becomes
+one polite sentence chosen here, never an exception's text."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from engines import BlendedEngine, BlendError, BusyError, Generation, ModelError
+
+from ..outbox import Outbox
+from ..pipeline import Next, Turn
+
+log = logging.getLogger(__name__)
+
+
+class Generate:
+    def __init__(self, engine: BlendedEngine) -> None:
+        self.engine = engine
+
+    async def __call__(self, turn: Turn, rest: Next) -> None:
+        assert turn.request is not None
+        text = ""
+        try:
+            async with typing(turn.outbox):
+                async for item in self.engine.stream(turn.request):
+                    if isinstance(item, Generation):
+                        turn.generation = item
+                    else:
+                        text += item
+                        if turn.live is not None:
+                            turn.live.feed(text)
+        except Exception as exc:
+            return turn.end("error", failure(exc), reason="model")
+        if turn.generation is None:  # a backend broke the stream contract
+            return turn.end("error", failure(RuntimeError("no result")), reason="model")
+        await rest(turn)
+
+
+@contextlib.asynccontextmanager
+async def typing(outbox: Outbox) -> AsyncIterator[None]:
+    """"typing…" now and again every few seconds while the body runs (failures ignored)."""
+    stop = asyncio.Event()
+
+    async def keep_typing() -> None:
+        while True:  # at least once: a quick reply was still being written
+            try:
+                await outbox.typing()
+            except Exception as exc:
+                log.debug("typing indication failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), outbox.limits.typing_every_s)
+            if stop.is_set():
+                return
+
+    task = asyncio.create_task(keep_typing())
+    try:
+        yield
+    finally:
+        stop.set()  # an indication in flight completes (briefly), none follows
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(task, 2.0)
+
+
+def failure(exc: BaseException) -> str:
+    """What the user reads when no reply could be made (the log keeps the details)."""
+    if isinstance(exc, BusyError):  # already a complete, polite sentence
+        log.warning("busy: %s", exc)
+        return str(exc)
+    log.error("reply failed", exc_info=exc)
+    reason = str(exc) if isinstance(exc, ModelError | BlendError) else "an internal error"
+    return f"Sorry, I could not answer: {reason}. Please try again."

@@ -1,0 +1,43 @@
+"""Prompt: the channel's blend, persona, lorebook and history become one `ReplyRequest`."""
+
+from __future__ import annotations
+
+from engines import BlendError, ChatMessage, ReplyRequest
+from persona import Lorebook, build_conversation
+
+from ...storage import StoredMessage
+from ..pipeline import Next, Turn
+from ..service import ChatService
+
+
+class Prompt:
+    def __init__(self, service: ChatService) -> None:
+        self.service = service
+
+    async def __call__(self, turn: Turn, rest: Next) -> None:
+        channel = turn.channel
+        assert channel is not None
+        service, options = self.service, self.service.options
+        blend = service.blend_of(channel)
+        try:
+            service.engine.check(blend)
+        except BlendError as exc:
+            return turn.end("error", f"This channel's blend cannot answer: {exc}",
+                            reason="blend")
+        if turn.regenerate_of is None:
+            turn.history = await service.store.history(channel.id, options.history_limit)
+        choice = await service.persona_of(channel)
+        books: list[Lorebook] = []
+        if channel.lorebook_id is not None:
+            stored = await service.library.lorebook(channel.lorebook_id)
+            books = [stored.book] if stored else []
+        conversation = build_conversation(
+            choice.card, [_chat(m) for m in turn.history], options.global_system, books)
+        turn.request = ReplyRequest(turn.key, conversation, blend, options.sampling)
+        await rest(turn)
+
+
+def _chat(message: StoredMessage) -> ChatMessage:
+    if message.role == "user":
+        return ChatMessage("user", message.text, name=message.author or "User")
+    return ChatMessage("assistant", message.text)
