@@ -14,6 +14,7 @@ from engines import MODE_NAMES, BlendError, ModelError
 
 from . import cli_analytics, cli_persona, cli_ranker
 from .config import ConfigError, ModelSpecError, Settings, load_settings
+from .logs import setup_logging
 
 log = logging.getLogger("blendbot")
 
@@ -71,8 +72,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level.upper(), stream=sys.stderr,
-                            format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        setup_logging(settings.log_level)
         return asyncio.run(_dispatch(args, settings))
     except (UsageError, cli_persona.PersonaUsageError, cli_analytics.AnalyticsUsageError,
             cli_ranker.RankerUsageError) as exc:

@@ -6,6 +6,7 @@ Secrets (platform tokens, API keys) are read from the environment only and never
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -91,6 +92,12 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(MODE_NAMES)}")
         return value
 
+    @field_validator("discord_shards")
+    @classmethod
+    def _shard_range(cls, value: str) -> str:
+        shard_range(value)  # raises with the reason
+        return value
+
     @field_validator("models")
     @classmethod
     def _unique_ids(cls, value: list[ModelSpec]) -> list[ModelSpec]:
@@ -133,8 +140,29 @@ class Settings(BaseSettings):
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'blendbot.db'}"
 
     @property
+    def discord_shard_range(self) -> tuple[list[int] | None, int | None]:
+        """(shard ids, shard count) this process runs; (None, None): all, as Discord says."""
+        return shard_range(self.discord_shards)
+
+    @property
     def default_weights(self) -> dict[str, float]:
         return {m.id: m.weight for m in self.models}
+
+
+_SHARDS = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*/\s*(\d+)\s*$")
+
+
+def shard_range(spec: str) -> tuple[list[int] | None, int | None]:
+    """`all`, or `A-B/N`: shards A..B of N (a `ValueError` says what is wrong)."""
+    if spec.strip().lower() in ("", "all"):
+        return None, None
+    match = _SHARDS.match(spec)
+    if not match:
+        raise ValueError(f"must be 'all' or 'A-B/N' (got '{spec}')")
+    first, last, count = (int(g) for g in match.groups())
+    if not (0 <= first <= last < count):
+        raise ValueError(f"'{spec}': need 0 <= A <= B < N (shards are 0..N-1)")
+    return list(range(first, last + 1)), count
 
 
 class _SecretEnv(PydanticBaseSettingsSource):
@@ -157,6 +185,19 @@ class _TomlWithoutSecrets(TomlConfigSettingsSource):
                 f"({leaked[0].upper()})"
             )
         return data
+
+
+WEBHOOK_SECRET_ENV = "BLENDBOT_TELEGRAM_WEBHOOK_SECRET"
+WEBHOOK_SECRET_FORM = re.compile(r"[A-Za-z0-9_-]{1,256}")
+
+
+def telegram_webhook_secret() -> str:
+    """Telegram's webhook `secret_token`, from the environment only."""
+    secret = os.environ.get(WEBHOOK_SECRET_ENV, "")
+    if not WEBHOOK_SECRET_FORM.fullmatch(secret):
+        raise ConfigError(f"webhook mode needs {WEBHOOK_SECRET_ENV}: 1-256 characters of "
+                          "A-Z, a-z, 0-9, _ and -")
+    return secret
 
 
 def load_settings(**overrides: Any) -> Settings:

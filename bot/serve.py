@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 from .app import App, build_app
 from .config import Settings
@@ -13,7 +14,7 @@ from .config import Settings
 log = logging.getLogger(__name__)
 
 
-Runner = Callable[[App], Awaitable[None]]
+Runner = Callable[[App], Coroutine[Any, Any, None]]
 
 
 def _platforms(settings: Settings) -> dict[str, Runner]:

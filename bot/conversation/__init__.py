@@ -8,12 +8,14 @@ the core decides whether and how to answer and drives the outbox.
 from .commands import CommandResult, Commands
 from .core import Conversations, Rating, ReportSink
 from .inbound import InboundEvent
-from .menu import MENU, run_text
+from .menu import MENU
 from .outbox import Outbox, PlatformLimits, RetryLater, SendError
 from .pacing import Budget
 from .pipeline import Outcome
+from .stages.respond import APOLOGY
 
 __all__ = [
+    "APOLOGY",
     "MENU",
     "Budget",
     "CommandResult",
@@ -27,5 +29,4 @@ __all__ = [
     "ReportSink",
     "RetryLater",
     "SendError",
-    "run_text",
 ]

@@ -4,13 +4,16 @@ and an `Outbox`; the core decides and does the rest, in the stages listed here."
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from typing import Literal, TypeVar
 
 from ..ratelimit import RateLimiter
 from ..reports.scheduler import ReportService
+from .admins import AdminCache
 from .commands import CommandResult, Commands
 from .inbound import InboundEvent
+from .menu import MENU, run_text
 from .outbox import Outbox
 from .pacing import Pacer
 from .pending import PendingMessages
@@ -44,6 +47,7 @@ class Conversations:
         self.commands = Commands(service, reports)
         self.reports = reports
         self.pacer = pacer or Pacer()
+        self.admins = AdminCache()  # adapters' "is this user an admin here?" answers
         self.pending = PendingMessages()
         options = service.options
         self.order = order = ChannelTurns()
@@ -72,6 +76,26 @@ class Conversations:
             except Exception:
                 log.exception("command failed in %s", event.channel_id)
                 return CommandResult(APOLOGY, ok=False)
+
+    async def text_command(self, event: InboundEvent, words: Sequence[str], outbox: Outbox,
+                           is_admin: Callable[[], Awaitable[bool]]) -> CommandResult | None:
+        """A typed command (`/mode single`: `words` without the slash) in the channel's turn,
+        its answer shown through `outbox` (quoting it outside DMs), then any greeting it
+        brings. `is_admin` is asked only then. None: not a command of the menu."""
+        if not words or words[0].lower() not in dict(MENU):
+            return None
+
+        async def run(ev: InboundEvent) -> CommandResult | None:
+            ev = replace(ev, is_admin=ev.is_admin or await is_admin())
+            return await run_text(self.commands, ev, words[0], words[1:])
+
+        result = await self.command(event, run)
+        if result is not None:
+            quote = None if event.is_dm else event.message_id
+            await self.say(outbox, result.text, reply_to=quote)
+            if result.greeting:
+                await self.say(outbox, result.greeting)
+        return result
 
     async def regenerate(self, event: InboundEvent, target_id: str, outbox: Outbox) -> Outcome:
         """Write the reply shown in platform message `target_id` again and show the new one

@@ -27,7 +27,6 @@ class InboundEvent:
     replies_to_bot: bool = False  # ... and the adapter knows that one is the bot's
     mentions_bot: bool = False
     is_dm: bool = False
-    edited: bool = False  # an edit of an earlier message, not a new one
     attachments: int = 0  # files, images, stickers: not read (yet)
 
     @property

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TypeVar
 
 from .outbox import Outbox, PlatformLimits, RetryLater, SendError
@@ -87,19 +88,18 @@ async def deliver(outbox: Outbox, render: RenderPlan, pacer: Pacer,
             target = render.edit[i]
             if on_part is not None:
                 await on_part(i, target)
-            await patiently(lambda t=target, p=part, c=controls: outbox.edit(t, p, controls=c))
+            await patiently(partial(outbox.edit, target, part, controls=controls))
             ids.append(target)
             continue
         quote = render.reply_to if i == 0 else None
-        sent = await patiently(lambda p=part, q=quote, c=controls: outbox.send(
-            p, reply_to=q, controls=c))
+        sent = await patiently(partial(outbox.send, part, reply_to=quote, controls=controls))
         ids.append(sent)
         if on_part is not None:
             await on_part(i, sent)
     for extra in render.edit[len(render.parts):]:
         try:
             await pacer.take(budgets)
-            await patiently(lambda e=extra: outbox.delete(e))
+            await patiently(partial(outbox.delete, extra))
         except SendError as exc:
             log.warning("could not delete an old part: %s", exc)
     return ids

@@ -5,19 +5,20 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.analytics import Event, FeedbackEvent, MessageEvent, SettingEvent
+from bot.analytics.events import FeedbackKind, Platform, Role, SettingName
 
 from .store import Store
-from .tables import Channel, Community, Feedback, Message, SettingChange, User, utcnow
+from .tables import Base, Channel, Community, Feedback, Message, SettingChange, User, utcnow
 
-_ROLE_OUT = {"user": "user", "assistant": "bot"}
-_ROLE_IN = {"user": "user", "bot": "assistant"}
+_ROLE_OUT: dict[str, Role] = {"user": "user", "assistant": "bot"}
+_ROLE_IN: dict[Role, str] = {"user": "user", "bot": "assistant"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ class Events:
         async with self.store.session() as s:
             rows = await s.execute(select(Community.platform, Community.external_id,
                                           Community.name).order_by(Community.id))
-            return [tuple(r) for r in rows]  # type: ignore[misc]
+            return [(platform, ext, name) for platform, ext, name in rows]
 
     async def export(self, community: str | None = None, platform: str | None = None,
                      until: datetime | None = None) -> list[Event]:
@@ -64,7 +65,7 @@ class Events:
                 .order_by(Message.created_at, Message.id))
             for m, user, channel, comm, plat in msgs:
                 events.append(MessageEvent(
-                    id=m.external_id or str(m.id), ts=m.created_at, platform=plat,
+                    id=m.external_id or str(m.id), ts=m.created_at, platform=cast(Platform, plat),
                     community=comm, channel=channel, user=user or "bot",
                     role=_ROLE_OUT.get(m.role, "bot"), model=m.model_id, text=m.text))
             target = aliased(Message)
@@ -78,8 +79,9 @@ class Events:
                 .where(*where))
             for f, user, ext, mid, channel, comm, plat in fbs:
                 events.append(FeedbackEvent(
-                    ts=f.created_at, platform=plat, community=comm, channel=channel,
-                    user=user, message=ext or str(mid), kind=f.kind))
+                    ts=f.created_at, platform=cast(Platform, plat), community=comm,
+                    channel=channel, user=user, message=ext or str(mid),
+                    kind=cast(FeedbackKind, f.kind)))
             changes = await s.execute(
                 select(SettingChange, User.external_id, *cols)
                 .join(Channel, Channel.id == SettingChange.channel_id)
@@ -88,8 +90,9 @@ class Events:
                 .where(*where))
             for c, user, channel, comm, plat in changes:
                 events.append(SettingEvent(
-                    ts=c.created_at, platform=plat, community=comm, channel=channel,
-                    user=user or "admin", setting=c.setting, value=c.value))
+                    ts=c.created_at, platform=cast(Platform, plat), community=comm,
+                    channel=channel, user=user or "admin", setting=cast(SettingName, c.setting),
+                    value=c.value))
         events.sort(key=lambda e: e.ts)
         return [e for e in events if until is None or e.ts < until]
 
@@ -131,11 +134,12 @@ class Events:
                         "user_id": users[e.platform, e.user]})
             if new_messages:  # plain executemany; ids are read back (RETURNING is slow here)
                 conn = await s.connection()
-                await conn.execute(insert(Message.__table__), new_messages)
+                await conn.execute(insert(_table(Message)), new_messages)
                 for mid, cid, ext, model in await s.execute(
                         select(Message.id, Message.channel_id, Message.external_id,
                                Message.model_id)
                         .where(Message.channel_id.in_(ids), Message.external_id.is_not(None))):
+                    assert ext is not None  # the query skips messages without one
                     known[cid, ext] = mid
                     model_of[mid] = model
 
@@ -150,12 +154,12 @@ class Events:
             for e in events:
                 cid, uid = channels[e.platform, e.channel], users[e.platform, e.user]
                 if isinstance(e, FeedbackEvent):
-                    mid = known.get((cid, e.message))
-                    if mid is None or (mid, uid, e.kind) in feedback:
+                    target = known.get((cid, e.message))
+                    if target is None or (target, uid, e.kind) in feedback:
                         continue
-                    feedback.add((mid, uid, e.kind))
-                    new_feedback.append({"message_id": mid, "user_id": uid, "kind": e.kind,
-                                         "created_at": e.ts, "model_id": model_of.get(mid)})
+                    feedback.add((target, uid, e.kind))
+                    new_feedback.append({"message_id": target, "user_id": uid, "kind": e.kind,
+                                         "created_at": e.ts, "model_id": model_of.get(target)})
                 elif isinstance(e, SettingEvent):
                     key = (cid, e.setting, e.value, e.ts)
                     if key in settings:
@@ -166,10 +170,17 @@ class Events:
                                          "created_at": e.ts})
             for table, rows in ((Feedback, new_feedback), (SettingChange, new_settings)):
                 if rows:
-                    await (await s.connection()).execute(insert(table.__table__), rows)
+                    await (await s.connection()).execute(insert(_table(table)), rows)
             await s.commit()
         added = len(new_messages) + len(new_feedback) + len(new_settings)
         return ImportResult(added, len(events) - added)
+
+
+def _table(model: type[Base]) -> Table:
+    """The table a model is mapped to (each model here declares its own `__tablename__`)."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 def _utc(ts: datetime) -> datetime:
@@ -189,6 +200,6 @@ async def _ensure(s: AsyncSession, table: type[Community] | type[Channel] | type
     missing = [{"platform": p, "external_id": x, "created_at": utcnow(), **extra}
                for (p, x), extra in wanted.items() if (p, x) not in found]
     if missing:
-        await (await s.connection()).execute(insert(table.__table__), missing)
+        await (await s.connection()).execute(insert(_table(table)), missing)
         return await _ensure(s, table, wanted)  # now all present: read their ids
     return found

@@ -114,7 +114,7 @@ class Replies:
             rows = await s.execute(
                 select(Feedback.user_id, Feedback.kind, Feedback.model_id)
                 .where(Feedback.message_id == message_id).order_by(Feedback.id))
-            return [tuple(r) for r in rows]  # type: ignore[misc]
+            return [(user, kind, model) for user, kind, model in rows]
 
     async def mark_replaced(self, old_id: int, new_id: int) -> None:
         async with self.store.session() as s:

@@ -21,8 +21,9 @@ from sqlalchemy.exc import OperationalError
 
 from bot.adapters.discord import configure_endpoints
 from bot.adapters.telegram import TelegramOptions, run_telegram
-from bot.adapters.telegram.outbox import Pacing, units
+from bot.adapters.telegram.outbox import units
 from bot.app import App
+from bot.conversation.stages.addressed import EMPTY_HINT
 from bot.storage import StoredMessage
 from engines import ChatModel, Conversation, Generation, SamplingParams
 from tests.adapters.discord.conftest import make_app as discord_app
@@ -187,7 +188,7 @@ async def side(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[
         tg = FakeTelegram()
         await tg.start()
         app = await telegram_app(tmp_path, tg, models)
-        options = TelegramOptions(pacing=Pacing(group=1.0), poll_timeout=1)
+        options = TelegramOptions(group=1.0, poll_timeout=1)
         task = asyncio.create_task(run_telegram(app.core, app.settings, options))
         await tg.wait_for(lambda: tg.of("setMyCommands") or task.done())
 
@@ -316,3 +317,11 @@ def database_down(app: App) -> Any:
         yield
     finally:
         store._sessions = working
+
+
+async def test_only_a_mention_gets_a_hint_and_no_model_call(side: Starter) -> None:
+    model = StubModel("a")
+    s = await side([model])
+    await s.say("")
+    await s.settle()
+    assert s.shown() == [EMPTY_HINT] and model.calls == [] and await conversation(s) == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.conversation import Conversations
+from bot.conversation import APOLOGY, Conversations, SendError
 from bot.conversation.stages.addressed import EMPTY_HINT
 from bot.storage import Store
 from engines import BlendedEngine, Conversation
@@ -121,3 +121,22 @@ async def test_channel_with_a_removed_model_answers_politely(store: Store) -> No
     after_config_change = core(store, StubModel("a"))
     reply = await after_config_change.handle(event("still there?"), MemoryOutbox())
     assert reply.kind == "error" and "unknown model 'b'" in reply.text
+
+
+async def test_a_reply_the_platform_refuses_is_kept_and_the_user_told_once(store: Store
+                                                                            ) -> None:
+    class Refusing(MemoryOutbox):
+        async def send(self, text: str, *, reply_to: str | None, controls: bool) -> str:
+            if controls:  # the reply itself (it carries the feedback controls)
+                raise SendError("Telegram: Bad Request: chat not found")
+            return await super().send(text, reply_to=reply_to, controls=controls)
+
+        async def edit(self, message_id: str, text: str, *, controls: bool) -> None:
+            if controls:
+                raise SendError("Telegram: Bad Request: message can't be edited")
+            await super().edit(message_id, text, controls=controls)
+
+    c, outbox = core(store, StubModel("a")), Refusing()
+    outcome = await c.handle(event("hello"), outbox)
+    assert outcome.kind == "reply" and outbox.texts() == [APOLOGY]
+    assert await stored(c) == [("user", "hello", None), ("assistant", "a reply 1", "a")]

@@ -10,7 +10,6 @@ from discord.http import Route
 from ...config import ConfigError, Settings
 from ...conversation import Conversations
 from .client import BlendBot
-from .shards import parse_shards
 
 __all__ = ["BlendBot", "configure_endpoints", "run_discord"]
 
@@ -27,7 +26,7 @@ async def run_discord(core: Conversations, settings: Settings) -> None:
     if settings.discord_token is None:
         raise ConfigError("DISCORD_TOKEN is not set")
     configure_endpoints(settings.discord_api_url, settings.discord_gateway_url)
-    bot = BlendBot(core, parse_shards(settings.discord_shards), settings.discord_dev_guild,
+    bot = BlendBot(core, *settings.discord_shard_range, settings.discord_dev_guild,
                    gateway_url=settings.discord_gateway_url)
     try:
         async with bot:

@@ -12,7 +12,6 @@ from discord.ext import commands as ext
 
 from ...conversation import Conversations, InboundEvent
 from .output import NO_MENTIONS, PLATFORM, ChannelOutbox, RegenerateView
-from .shards import ShardPlan
 from .slash import build, event_of
 
 log = logging.getLogger(__name__)
@@ -20,23 +19,19 @@ FEEDBACK = {"👍": "up", "👎": "down"}
 
 
 def intents() -> discord.Intents:
-    wanted = discord.Intents.none()
-    wanted.guilds = True
-    wanted.guild_messages = True
-    wanted.dm_messages = True
-    wanted.guild_reactions = True
-    wanted.dm_reactions = True
-    wanted.message_content = True  # privileged: enable it in the Developer Portal
-    return wanted
+    """What the bot hears; Message Content is privileged: enable it in the Developer Portal."""
+    return discord.Intents(guilds=True, guild_messages=True, dm_messages=True,
+                           guild_reactions=True, dm_reactions=True, message_content=True)
 
 
 class BlendBot(ext.AutoShardedBot):
-    def __init__(self, core: Conversations, shards: ShardPlan, dev_guild: int | None = None,
+    def __init__(self, core: Conversations, shard_ids: list[int] | None = None,
+                 shard_count: int | None = None, dev_guild: int | None = None,
                  gateway_url: str | None = None, **options: Any) -> None:
-        super().__init__(
-            command_prefix=ext.when_mentioned, intents=intents(), allowed_mentions=NO_MENTIONS,
-            shard_ids=shards.shard_ids, shard_count=shards.shard_count, help_command=None,
-            **options)
+        if shard_ids is not None:  # else all shards (discord.py asks Discord how many)
+            options.update(shard_ids=shard_ids, shard_count=shard_count)
+        super().__init__(command_prefix=ext.when_mentioned, intents=intents(),
+                         allowed_mentions=NO_MENTIONS, help_command=None, **options)
         self.core = core
         self.dev_guild = dev_guild
         self.regenerate_view = RegenerateView(self.regenerate)
@@ -54,7 +49,7 @@ class BlendBot(ext.AutoShardedBot):
         self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
 
     async def setup_hook(self) -> None:
-        for command in build(self.core, self.post_greeting):
+        for command in build(self.core):
             self.tree.add_command(command)
         self.add_view(self.regenerate_view)
         self.core.register_report_sink(PLATFORM, self.send_report)
@@ -66,7 +61,7 @@ class BlendBot(ext.AutoShardedBot):
 
     # ---- messages ---------------------------------------------------------------------
 
-    def event(self, message: discord.Message, *, edited: bool = False) -> InboundEvent:
+    def inbound(self, message: discord.Message) -> InboundEvent:
         guild, author, me = message.guild, message.author, self.user
         ref = message.reference
         resolved = ref.resolved if ref is not None else None
@@ -83,7 +78,7 @@ class BlendBot(ext.AutoShardedBot):
             replies_to_bot=isinstance(resolved, discord.Message) and me is not None
             and resolved.author.id == me.id,
             mentions_bot=me is not None and me in message.mentions,
-            is_dm=guild is None, edited=edited, attachments=len(message.attachments))
+            is_dm=guild is None, attachments=len(message.attachments))
 
     def text_of(self, message: discord.Message) -> str:
         """The message with the bot's own mention removed and other mentions as names."""
@@ -97,13 +92,8 @@ class BlendBot(ext.AutoShardedBot):
     async def on_message(self, message: discord.Message) -> None:
         if message.author.bot or (self.user and message.author.id == self.user.id):
             return
-        await self.core.handle(self.event(message),
+        await self.core.handle(self.inbound(message),
                                ChannelOutbox(message.channel, self.regenerate_view))
-
-    async def post_greeting(self, interaction: discord.Interaction, text: str) -> None:
-        channel = interaction.channel
-        if isinstance(channel, discord.abc.Messageable):
-            await channel.send(text, allowed_mentions=NO_MENTIONS)
 
     async def send_report(self, channel_id: str, text: str, png: bytes | None) -> None:
         """A weekly report: an embed with the chart as its image."""

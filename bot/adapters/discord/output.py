@@ -40,7 +40,7 @@ class RegenerateView(discord.ui.View):
 class ChannelOutbox:
     """Sends into `channel`; `interaction`, when given, receives the private notes."""
 
-    def __init__(self, channel: Any, view: discord.ui.View,
+    def __init__(self, channel: Any, view: discord.ui.View | None = None,
                  interaction: discord.Interaction | None = None) -> None:
         self.channel = channel  # a TextChannel, Thread or DMChannel
         self.view = view
@@ -49,7 +49,7 @@ class ChannelOutbox:
 
     async def send(self, text: str, *, reply_to: str | None, controls: bool) -> str:
         kwargs: dict[str, Any] = {"content": text, "allowed_mentions": NO_MENTIONS}
-        if controls:
+        if controls and self.view is not None:
             kwargs["view"] = self.view
         if reply_to is not None:
             kwargs["reference"] = discord.MessageReference(

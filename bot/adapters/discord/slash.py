@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 
 from ...conversation import CommandResult, Commands, Conversations, InboundEvent
-from .output import NO_MENTIONS, PLATFORM
+from .output import NO_MENTIONS, PLATFORM, ChannelOutbox
 
 ON_OFF = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 ADMIN = discord.Permissions(manage_guild=True)
@@ -29,22 +29,26 @@ def event_of(interaction: discord.Interaction) -> InboundEvent:
 
 
 Handler = Callable[[InboundEvent], Awaitable[CommandResult]]
-Greeter = Callable[[discord.Interaction, str], Awaitable[None]]
+
+
+def matching(names: list[str], typed: str) -> list[app_commands.Choice[str]]:
+    """Autocomplete: the names containing what was typed (Discord shows at most 25)."""
+    return [app_commands.Choice(name=n, value=n) for n in names if typed.lower() in n.lower()][:25]
 
 
 async def answer(interaction: discord.Interaction, core: Conversations, run: Handler, *,
-                 private: bool = False, on_greeting: Greeter | None = None) -> None:
-    """Run a command in the channel's turn; refusals are shown only to the user who asked."""
+                 private: bool = False) -> None:
+    """Run a command in the channel's turn; refusals are shown only to the user who asked.
+    A greeting it brings (a new persona, a reset) is posted in the channel for everyone."""
     await interaction.response.defer(ephemeral=True, thinking=True)
     result = await core.command(event_of(interaction), run)
     await interaction.followup.send(result.text, ephemeral=private or not result.ok,
                                     allowed_mentions=NO_MENTIONS)
-    if result.greeting and on_greeting is not None:
-        await on_greeting(interaction, result.greeting)
+    if result.greeting and interaction.channel is not None:
+        await core.say(ChannelOutbox(interaction.channel), result.greeting)
 
 
-def build(core: Conversations, on_greeting: Greeter
-          ) -> list[app_commands.Command | app_commands.Group]:
+def build(core: Conversations) -> list[app_commands.Command | app_commands.Group]:
     commands: Commands = core.commands
     model_ids = commands.model_ids()
     blend = app_commands.Group(name="blend", description="How replies are made here",
@@ -60,8 +64,7 @@ def build(core: Conversations, on_greeting: Greeter
     @mode.autocomplete("model")
     async def model_names(_: discord.Interaction, current: str
                           ) -> list[app_commands.Choice[str]]:
-        return [app_commands.Choice(name=m, value=m) for m in model_ids
-                if current.lower() in m.lower()][:25]
+        return matching(model_ids, current)
 
     @blend.command(name="models", description="The models in this blend")
     async def models(interaction: discord.Interaction) -> None:
@@ -90,15 +93,12 @@ def build(core: Conversations, on_greeting: Greeter
 
     @persona.command(name="set", description="Talk to this persona in this channel")
     async def persona_set(interaction: discord.Interaction, name: str) -> None:
-        await answer(interaction, core, lambda ctx: commands.persona_set(ctx, name),
-                     on_greeting=on_greeting)
+        await answer(interaction, core, lambda ctx: commands.persona_set(ctx, name))
 
     @persona_set.autocomplete("name")
     async def persona_names(_: discord.Interaction, current: str
                             ) -> list[app_commands.Choice[str]]:
-        names = await commands.persona_names()
-        return [app_commands.Choice(name=n, value=n) for n in names
-                if current.lower() in n.lower()][:25]
+        return matching(await commands.persona_names(), current)
 
     @persona.command(name="list", description="Bundled and imported personas")
     async def persona_list(interaction: discord.Interaction) -> None:
@@ -108,13 +108,13 @@ def build(core: Conversations, on_greeting: Greeter
     async def persona_import(interaction: discord.Interaction,
                              card: discord.Attachment) -> None:
         data = await card.read() if card.size <= 50 * 1024 * 1024 else b""
-        await answer(interaction,
+        await answer(interaction, core,
                      lambda ctx: commands.persona_import(ctx, data, card.filename))
 
     @app_commands.command(name="reset", description="Start this channel's conversation afresh")
     @app_commands.default_permissions(manage_guild=True)
     async def reset(interaction: discord.Interaction) -> None:
-        await answer(interaction, core, commands.reset, on_greeting=on_greeting)
+        await answer(interaction, core, commands.reset)
 
     report = app_commands.Group(name="report", description="Weekly engagement reports",
                                 default_permissions=ADMIN)

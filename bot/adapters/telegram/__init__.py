@@ -1,6 +1,6 @@
 """Telegram adapter (python-telegram-bot): translates updates for the conversation core."""
 
-from .bot import TelegramOptions, build_application, run_telegram
-from .outbox import Pacing
+from .bot import build_application, run_telegram
+from .outbox import TelegramOptions
 
-__all__ = ["Pacing", "TelegramOptions", "build_application", "run_telegram"]
+__all__ = ["TelegramOptions", "build_application", "run_telegram"]

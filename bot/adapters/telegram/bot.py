@@ -5,106 +5,51 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import re
-from dataclasses import dataclass, field
 from urllib.parse import urlparse
 
-from telegram import BotCommand, Update
+from telegram import BotCommand, Update, ext
 from telegram.error import InvalidToken, NetworkError, TelegramError
-from telegram.ext import (
-    Application,
-    ApplicationBuilder,
-    CallbackQueryHandler,
-    CommandHandler,
-    MessageHandler,
-    filters,
-)
+from telegram.ext import filters
 
-from ...config import ConfigError, Settings
+from ...config import ConfigError, Settings, telegram_webhook_secret
 from ...conversation import MENU, Conversations
-from .admin import AdminCheck
+from ...logs import quiet_secret_loggers
 from .handlers import Handlers
-from .outbox import Pacing, send_report
+from .outbox import TelegramOptions, send_report
 
 log = logging.getLogger(__name__)
-SECRET_ENV = "BLENDBOT_TELEGRAM_WEBHOOK_SECRET"
-SECRET_FORM = re.compile(r"[A-Za-z0-9_-]{1,256}")
 UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
-@dataclass(frozen=True, slots=True)
-class TelegramOptions:
-    """Tuning that is not user configuration (tests shorten it)."""
-
-    pacing: Pacing = field(default_factory=Pacing)
-    admin_ttl: float = 60.0  # seconds a getChatMember answer is trusted
-    poll_timeout: int = 10  # long-polling wait per getUpdates, seconds
-
-
 def build_application(core: Conversations, settings: Settings,
-                      options: TelegramOptions | None = None) -> Application:
+                      options: TelegramOptions | None = None) -> ext.Application:
     """A PTB `Application` for `TELEGRAM_TOKEN` against `telegram_api_url`, handlers added."""
     options = options or TelegramOptions()
-    token = settings.telegram_token
-    if token is None or not token.get_secret_value().strip():
+    token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
+    if not token:
         raise ConfigError("TELEGRAM_TOKEN is not set")
-    application = (
-        ApplicationBuilder()
-        .token(token.get_secret_value().strip())
-        .base_url(settings.telegram_api_url)
-        .concurrent_updates(True)
-        .connection_pool_size(32)
-        .pool_timeout(10.0)
-        .build()
-    )
-    handlers = Handlers(core, AdminCheck(options.admin_ttl), options.pacing)
-    bot = application.bot
-
-    async def post_report(channel_id: str, text: str, png: bytes | None) -> None:
-        await send_report(bot, channel_id, text, png)
-
-    core.register_report_sink("telegram", post_report)
+    application = (ext.ApplicationBuilder().token(token)
+                   .base_url(settings.telegram_api_url).concurrent_updates(True)
+                   .connection_pool_size(32).pool_timeout(10.0).build())
+    handlers, bot = Handlers(core, options), application.bot
+    core.register_report_sink("telegram", lambda *report: send_report(bot, *report))
     scope = filters.ChatType.PRIVATE | filters.ChatType.GROUPS
-    application.add_handler(CommandHandler(
+    application.add_handler(ext.CommandHandler(
         [name for name, _ in MENU], handlers.on_command, scope & filters.UpdateType.MESSAGE))
-    application.add_handler(MessageHandler(
-        ~filters.COMMAND & scope & filters.UpdateType.MESSAGE,
-        handlers.on_message))
-    application.add_handler(CallbackQueryHandler(handlers.on_button, pattern=r"^fb:"))
+    application.add_handler(ext.MessageHandler(
+        ~filters.COMMAND & scope & filters.UpdateType.MESSAGE, handlers.on_message))
+    application.add_handler(ext.CallbackQueryHandler(handlers.on_button, pattern=r"^fb:"))
     application.add_error_handler(handlers.on_error)
     return application
 
 
-def webhook_secret() -> str:
-    """The webhook's secret token, from the environment only."""
-    secret = os.environ.get(SECRET_ENV, "")
-    if not SECRET_FORM.fullmatch(secret):
-        raise ConfigError(f"webhook mode needs {SECRET_ENV}: 1-256 characters of A-Z, a-z, "
-                          "0-9, _ and -")
-    return secret
-
-
-def _keep_secrets_out_of_logs() -> None:
-    """Raise the loggers whose lower levels print the token (in URLs) or request data."""
-    for name, level in (("httpx", logging.WARNING), ("httpcore", logging.WARNING),
-                        ("telegram.Bot", logging.INFO), ("telegram.ext.ExtBot", logging.INFO)):
-        logger = logging.getLogger(name)
-        logger.setLevel(max(logger.getEffectiveLevel(), level))
-
-
 async def run_telegram(core: Conversations, settings: Settings,
                        options: TelegramOptions | None = None) -> None:
-    """Serve Telegram until cancelled.
-
-    Long polling by default; PTB's webhook server when `telegram_webhook_url` is set (it
-    listens on `telegram_webhook_listen`:`telegram_webhook_port` at the URL's path and
-    checks `BLENDBOT_TELEGRAM_WEBHOOK_SECRET`). Raises `ConfigError` for a missing or
-    rejected token, a missing secret, or a Bot API that cannot be reached at start.
-    """
+    """Serve Telegram until cancelled: long polling, or PTB's webhook server at the path of
+    `telegram_webhook_url`. A bad token or secret, or no Bot API at start: `ConfigError`."""
     options = options or TelegramOptions()
-    secret = webhook_secret() if settings.telegram_webhook_url else None
-    _keep_secrets_out_of_logs()
+    secret = telegram_webhook_secret() if settings.telegram_webhook_url else None
+    quiet_secret_loggers()
     application = build_application(core, settings, options)
     try:
         async with application:  # getMe: the token is checked here

@@ -6,57 +6,54 @@ import contextlib
 import logging
 from typing import Literal
 
-from telegram import Message, Update
+from telegram import Bot, ChatMember, Message, Update, User
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
-from ...conversation import MENU, CommandResult, Conversations, InboundEvent, run_text
-from .admin import AdminCheck
-from .incoming import event_of, message_key, place_of
-from .outbox import ChatOutbox, Pacing
+from ...conversation import APOLOGY, Conversations
+from .incoming import PLATFORM, event_of, message_key, place_of
+from .outbox import ChatOutbox, TelegramOptions
 
 log = logging.getLogger(__name__)
-APOLOGY = "Sorry, something went wrong on my side. Please try again."
 RATINGS: dict[str, Literal["up", "down"]] = {"fb:up": "up", "fb:down": "down"}
+ADMINS = {ChatMember.OWNER, ChatMember.ADMINISTRATOR}
 Context = ContextTypes.DEFAULT_TYPE
 
 
 class Handlers:
-    def __init__(self, core: Conversations, admins: AdminCheck, pacing: Pacing) -> None:
-        self.core = core
-        self.admins = admins
-        self.pacing = pacing
+    def __init__(self, core: Conversations, options: TelegramOptions) -> None:
+        self.core, self.options = core, options
 
     async def on_message(self, update: Update, context: Context) -> None:
         message, user = update.message, update.effective_user
         if message is None or user is None or user.is_bot:
             return
-        outbox = ChatOutbox(context.bot, place_of(message), self.pacing)
+        outbox = ChatOutbox(context.bot, place_of(message), self.options)
         await self.core.handle(event_of(message, user, context.bot.bot), outbox)
 
     async def on_command(self, update: Update, context: Context) -> None:
         message, user = update.message, update.effective_user
         if message is None or user is None or not message.text:
             return
-        name = message.text.split()[0][1:].split("@", 1)[0].lower()
-        if name not in dict(MENU):
-            return
-        args = context.args or []
+        words = [message.text.split()[0][1:].split("@", 1)[0], *(context.args or [])]
+        outbox = ChatOutbox(context.bot, place_of(message), self.options)
+        await self.core.text_command(event_of(message, user), words, outbox,
+                                     lambda: self.is_admin(context.bot, message, user))
 
-        async def command(event: InboundEvent) -> CommandResult | None:
-            admin = await self.admins.is_admin(context.bot, message, user.id)
-            event = event_of(message, user, is_admin=admin)
-            return await run_text(self.core.commands, event, name, args)
+    async def is_admin(self, bot: Bot, message: Message, user: User) -> bool:
+        """The chat's creator or an administrator (an anonymous admin posts as the group)."""
+        chat = message.chat
+        if message.sender_chat is not None and message.sender_chat.id == chat.id:
+            return True
 
-        place = place_of(message)
-        result = await self.core.command(event_of(message, user), command)
-        if result is None:
-            return
-        outbox = ChatOutbox(context.bot, place, self.pacing)
-        quote = None if place.private else message_key(message.chat.id, message.message_id)
-        await self.core.say(outbox, result.text, reply_to=quote)
-        if result.greeting:
-            await self.core.say(outbox, result.greeting)
+        async def ask() -> bool:
+            return (await bot.get_chat_member(chat.id, user.id)).status in ADMINS
+
+        try:
+            return await self.core.admins.check((PLATFORM, chat.id, user.id), ask)
+        except TelegramError as exc:
+            log.warning("getChatMember failed for chat %s: %s", chat.id, exc)
+            return False
 
     async def on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query
@@ -72,24 +69,20 @@ class Handlers:
         if rating is not None:
             await query.answer(await self.core.feedback(who, target, rating, toggle=True))
         elif query.data == "fb:regen":
-            outbox = ChatOutbox(context.bot, place_of(message), self.pacing, query)
+            outbox = ChatOutbox(context.bot, place_of(message), self.options, query)
             await self.core.regenerate(who, target, outbox)
         else:
             await query.answer()
 
     async def on_error(self, update: object, context: Context) -> None:
-        """Log it; tell the user briefly when there is a chat to tell (the core answers its
-        own failures: this is for the adapter's)."""
+        """The adapter's own failures (the core answers its own): logged, one line said."""
         log.error("telegram handler failed", exc_info=context.error)
         if not isinstance(update, Update):
             return
-        if update.callback_query is not None:
-            with contextlib.suppress(TelegramError):
+        with contextlib.suppress(TelegramError):
+            if update.callback_query is not None:
                 await update.callback_query.answer(APOLOGY)
-            return
-        if update.effective_chat is not None:
-            message = update.effective_message
-            thread = message.message_thread_id if message and message.is_topic_message else None
-            with contextlib.suppress(TelegramError):
-                await context.bot.send_message(update.effective_chat.id, APOLOGY,
-                                               message_thread_id=thread)
+            elif (message := update.effective_message) is not None:
+                place = place_of(message)
+                await context.bot.send_message(place.chat_id, APOLOGY,
+                                               message_thread_id=place.thread_id)

@@ -23,9 +23,7 @@ class Place:
 
     @property
     def channel_id(self) -> str:
-        if self.thread_id is None:
-            return str(self.chat_id)
-        return f"{self.chat_id}:{self.thread_id}"
+        return str(self.chat_id) if self.thread_id is None else f"{self.chat_id}:{self.thread_id}"
 
 
 def place_of(message: Message) -> Place:
@@ -52,7 +50,7 @@ def event_of(message: Message, user: User, bot: User | None = None, *,
         platform=PLATFORM, community_id=str(chat.id), community_name=community,
         channel_id=place.channel_id, channel_name=channel,
         user_id=str(user.id), user_name=user.full_name or user.username or str(user.id),
-        text=without_mention(message.text or "", bot) if bot is not None else "",
+        text=without_mention(message.text or message.caption or "", bot) if bot else "",
         is_admin=is_admin or place.private, is_dm=place.private,
         message_id=message_key(chat.id, message.message_id),
         reply_to_id=message_key(chat.id, replied.message_id) if replied else None,

@@ -5,20 +5,14 @@ in a group, one a second in a private chat, 30 a second per bot)."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from telegram import (
-    Bot,
-    CallbackQuery,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
-    LinkPreviewOptions,
-    ReplyParameters,
-)
+from telegram import Bot, CallbackQuery, LinkPreviewOptions, ReplyParameters
+from telegram import InlineKeyboardButton as Button
+from telegram import InlineKeyboardMarkup as Keyboard
 from telegram.constants import ChatAction, MessageLimit
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
@@ -26,7 +20,6 @@ from telegram.warnings import PTBDeprecationWarning
 from ...conversation import Budget, PlatformLimits, RetryLater, SendError
 from .incoming import Place, message_key
 
-log = logging.getLogger(__name__)
 LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 BUTTONS = {"fb:up": "👍", "fb:down": "👎", "fb:regen": "🔄"}
@@ -34,14 +27,16 @@ T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
-class Pacing:
-    """Seconds between streaming edits of one reply, and the budgets all replies share."""
+class TelegramOptions:
+    """Telegram's pace (seconds between streaming edits of a reply; the sends and edits all
+    replies share) and the long-polling wait per getUpdates. Tests shorten them."""
 
     private: float = 1.0
     group: float = 3.0
     group_per_minute: int = 20
     chat_per_second: int = 1
     bot_per_second: int = 30
+    poll_timeout: int = 10
 
     def limits(self, place: Place) -> PlatformLimits:
         chat = (Budget(f"telegram:chat:{place.chat_id}", self.chat_per_second, 1.0)
@@ -58,14 +53,13 @@ def units(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def keyboard() -> InlineKeyboardMarkup:
+def keyboard() -> Keyboard:
     """👍 / 👎 / 🔄 under a reply."""
-    return InlineKeyboardMarkup(
-        [[InlineKeyboardButton(label, callback_data=data) for data, label in BUTTONS.items()]])
+    return Keyboard([[Button(label, callback_data=data) for data, label in BUTTONS.items()]])
 
 
 def retry_seconds(exc: RetryAfter) -> float:
-    with warnings.catch_warnings():
+    with warnings.catch_warnings():  # PTB 22 warns that `retry_after` becomes a timedelta
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value if isinstance(value, int | float) else value.total_seconds()
@@ -84,24 +78,22 @@ async def _call(call: Callable[[], Awaitable[T]]) -> T:
 class ChatOutbox:
     """Sends into one chat or topic; `query` (a button press) receives the private notes."""
 
-    def __init__(self, bot: Bot, place: Place, pacing: Pacing,
+    def __init__(self, bot: Bot, place: Place, pacing: TelegramOptions,
                  query: CallbackQuery | None = None) -> None:
-        self.bot = bot
-        self.place = place
+        self.bot, self.place, self.query = bot, place, query
         self.limits = pacing.limits(place)
-        self.query = query
         self._answered = False
 
     def _id(self, key: str) -> int:
         return int(key.rpartition(":")[2])
 
     async def send(self, text: str, *, reply_to: str | None, controls: bool) -> str:
-        quote = (ReplyParameters(self._id(reply_to), allow_sending_without_reply=True)
-                 if reply_to is not None else None)
+        quote = self._id(reply_to) if reply_to is not None else None
         sent = await _call(lambda: self.bot.send_message(
             self.place.chat_id, text, message_thread_id=self.place.thread_id,
             reply_markup=keyboard() if controls else None, link_preview_options=NO_PREVIEW,
-            reply_parameters=quote))
+            reply_parameters=ReplyParameters(quote, allow_sending_without_reply=True)
+            if quote is not None else None))
         return message_key(sent.chat_id, sent.message_id)
 
     async def edit(self, message_id: str, text: str, *, controls: bool) -> None:
@@ -127,19 +119,18 @@ class ChatOutbox:
             with contextlib.suppress(TelegramError):
                 await self.query.answer(text[:200])
             return
-        quoted = self.query.message.message_id if self.query and self.query.message else None
-        await _call(lambda: self.bot.send_message(
-            self.place.chat_id, text, message_thread_id=self.place.thread_id,
-            link_preview_options=NO_PREVIEW, reply_parameters=ReplyParameters(
-                quoted, allow_sending_without_reply=True) if quoted else None))
+        pressed = self.query.message if self.query is not None else None
+        quote = message_key(self.place.chat_id, pressed.message_id) if pressed else None
+        await self.send(text, reply_to=quote, controls=False)
 
 
 async def send_report(bot: Bot, channel_id: str, text: str, png: bytes | None) -> None:
     """A weekly report: the chart as a photo with the summary as its caption (plain text)."""
     chat, _, thread = channel_id.partition(":")
-    where = {"chat_id": int(chat), "message_thread_id": int(thread) if thread else None}
-    if png is None:
-        await bot.send_message(text=text[:4096], **where)
-        return
-    await bot.send_photo(photo=png, caption=text[:1024], filename="report.png", **where)
+    topic = int(thread) if thread else None
+    if png is not None:
+        await bot.send_photo(int(chat), png, caption=text[:1024], filename="report.png",
+                             message_thread_id=topic)
+    else:
+        await bot.send_message(int(chat), text[:4096], message_thread_id=topic)
 

@@ -15,15 +15,15 @@ class Addressed:
 
     async def __call__(self, turn: Turn, rest: Next) -> None:
         event = turn.event
-        if event.edited:
-            return turn.end("ignored", reason="an edit")
-        turn.channel = channel = await self.service.channel(event)
         direct = event.plausibly_addressed or (
             event.reply_to_id is not None
             and await self.service.replies.find(event.platform, event.reply_to_id) is not None)
-        if not (direct or channel.answer_all):
-            return turn.end("ignored", reason="not addressed")
+        if not direct:  # chatter: only an answer-all channel hears it (and no row is made)
+            known = await self.service.store.find_channel(event.platform, event.channel_id)
+            if known is None or not known.answer_all:
+                return turn.end("ignored", reason="not addressed")
         turn.addressed = True
+        turn.channel = await self.service.channel(event)
         if not event.text.strip():
             if event.attachments and not direct:
                 return turn.end("ignored", reason="attachments only")

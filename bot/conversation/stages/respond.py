@@ -77,7 +77,10 @@ class Respond:
 
         try:
             await deliver(outbox, render, self.pacer, record)
-        except SendError:
+        except SendError:  # stored, not shown: say so once, if the platform lets us
             log.exception("could not send the reply in %s", turn.key)
             if turn.regenerate_of is not None:
                 await outbox.notify(APOLOGY)
+            else:  # in place of the preview, if one is shown
+                await deliver(outbox, plan(APOLOGY, limits, reply_to=quote, edit=reuse[:1]),
+                              self.pacer)

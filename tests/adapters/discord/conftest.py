@@ -9,7 +9,6 @@ from discord.gateway import DiscordWebSocket
 from discord.http import Route
 
 from bot.adapters.discord import BlendBot, configure_endpoints
-from bot.adapters.discord.shards import ShardPlan
 from bot.app import App, assemble
 from bot.config import Settings
 from bot.conversation.service import ServiceOptions
@@ -45,9 +44,8 @@ class Running:
         self.bot, self.task, self.app = bot, task, app
 
 
-async def start_bot(app: App, fake: FakeDiscord, token: str = "test-token",
-                    shards: ShardPlan | None = None) -> Running:
-    bot = BlendBot(app.core, shards or ShardPlan(None, None), guild_ready_timeout=0.1)
+async def start_bot(app: App, fake: FakeDiscord, token: str = "test-token") -> Running:
+    bot = BlendBot(app.core, guild_ready_timeout=0.1)
     task = asyncio.create_task(bot.start(token))
     return Running(bot, task, app)
 

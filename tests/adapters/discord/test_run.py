@@ -84,3 +84,38 @@ async def test_shard_range_identifies_with_its_shards(tmp_path: Path, fake: Fake
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.communicate(), 30)
+
+
+@pytest.mark.model
+async def test_a_replayed_message_create_gets_one_reply_also_after_a_restart(
+        data_dir: Path, fake: FakeDiscord) -> None:
+    def replies() -> list[dict]:
+        return [m for m in fake.bot_messages(fake.channel_id)
+                if not m["content"].endswith(" …")]
+
+    proc = await blendbot_run(data_dir, fake, fake.valid_token)
+    try:
+        await asyncio.wait_for(fake.ready.wait(), 60)
+        message = await fake.user_says("Hello! Who are you?", mention=True)
+        await fake.dispatch("MESSAGE_CREATE", message)  # a resumed session replays it
+        await until(lambda: any(m["components"] for m in replies()), 120)
+        await asyncio.sleep(3)  # time enough for a second reply to start
+        assert len(replies()) == 1
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.communicate(), 30)
+
+    fake.ready.clear()
+    proc = await blendbot_run(data_dir, fake, fake.valid_token)  # the same database
+    try:
+        await asyncio.wait_for(fake.ready.wait(), 60)
+        await fake.dispatch("MESSAGE_CREATE", message)
+        await fake.user_says("And now?", mention=True)  # answered after the replay
+        await until(lambda: len(replies()) == 2 and all(m["components"] for m in replies()),
+                    120)
+        await asyncio.sleep(1)
+        assert len(replies()) == 2
+    finally:
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert b"Traceback" not in err, err.decode()[-2000:]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from bot.adapters.telegram import Pacing, TelegramOptions, run_telegram
+from bot.adapters.telegram import TelegramOptions, run_telegram
 from bot.app import App, assemble
 from bot.config import Settings
 from bot.conversation.service import ServiceOptions
@@ -19,7 +19,7 @@ from engines.ranker.provider import RankerProvider
 from tests.fakes.telegram_api import FakeTelegram
 from tests.stubs import StubModel
 
-FAST = TelegramOptions(pacing=Pacing(private=1.0, group=3.0), poll_timeout=1)
+FAST = TelegramOptions(private=1.0, group=3.0, poll_timeout=1)
 
 
 @pytest.fixture
