@@ -54,7 +54,8 @@ class ModelSpec(BaseModel):
     top_p: float = Field(default=0.95, gt=0, le=1)
     top_k: int = Field(default=40, ge=0)
     repeat_penalty: float = Field(default=1.1, gt=0)
-    max_queue: int = Field(default=16, ge=0)  # waiting requests before "busy, try again"
+    # waiting requests before "busy, try again"; default 16 for local models, 1024 for a server
+    max_queue: int | None = Field(default=None, ge=0)
 
     # local files: llamacpp, ctransformers
     path: str | None = Field(default=None, validate_default=True)
@@ -70,7 +71,8 @@ class ModelSpec(BaseModel):
     base_urls: list[str] = Field(default_factory=list, validate_default=True)
     model: str | None = None  # the server's model name; default: `id`
     api_key_env: str | None = None  # the environment variable holding the API key
-    concurrency: int = Field(default=4, ge=1)  # requests at once per base URL
+    concurrency: int = Field(default=64, ge=1)  # streams at once per base URL (a vLLM server
+    # takes hundreds; lower it for a small llama.cpp or Ollama server)
     connect_timeout_s: float = Field(default=5.0, gt=0)
     read_timeout_s: float = Field(default=60.0, gt=0)  # longest silence while reading a reply
     max_retries: int = Field(default=2, ge=0)  # on 429/5xx/connection errors
@@ -136,6 +138,13 @@ class ModelSpec(BaseModel):
         """Every base URL of an `openai` model."""
         return [self.base_url] if self.base_url else list(self.base_urls)
 
+    @property
+    def queue_bound(self) -> int:
+        """`max_queue`, else what suits the backend: a server queues more than two cores."""
+        if self.max_queue is not None:
+            return self.max_queue
+        return 1024 if self.backend == "openai" else 16
+
     def sampling(self) -> SamplingParams:
         return SamplingParams(
             max_tokens=self.max_tokens,
@@ -192,7 +201,7 @@ def build_model(spec: ModelSpec, data_dir: Path) -> ChatModel:
                 n_gpu_layers=spec.n_gpu_layers,
                 prompt_format=spec.prompt_format,
                 kv_cache_bytes=spec.kv_cache_mb * 2**20,
-                max_queue=spec.max_queue,
+                max_queue=spec.queue_bound,
             ),
             spec.sampling(),
         )
@@ -213,7 +222,7 @@ def build_model(spec: ModelSpec, data_dir: Path) -> ChatModel:
                 max_retries=spec.max_retries,
                 max_retry_wait_s=spec.max_retry_wait_s,
                 extra_params=dict(spec.extra_params),
-                max_queue=spec.max_queue,
+                max_queue=spec.queue_bound,
             ),
             spec.sampling(),
         )
@@ -227,7 +236,7 @@ def build_model(spec: ModelSpec, data_dir: Path) -> ChatModel:
                 model_type=spec.model_type,
                 n_ctx=spec.n_ctx,
                 n_threads=spec.n_threads,
-                max_queue=spec.max_queue,
+                max_queue=spec.queue_bound,
             ),
             spec.sampling(),
         )

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRIES = 4  # calls of one send or edit while the platform says "retry after"
 PREVIEW_RESERVE = 0.25  # previews leave this share of each budget to final parts
+FIRST_PREVIEW_S = 0.05  # after the first words, before the first preview
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,8 +107,8 @@ async def deliver(outbox: Outbox, render: RenderPlan, pacer: Pacer,
 
 
 class LivePreview:
-    """A reply shown while it is written: sent once `edit_interval_s` has passed, then edited
-    at most once per interval (later when the budgets are tight or the platform asks to
+    """A reply shown while it is written: sent with its first words, then edited at most once
+    per `edit_interval_s` (later when the budgets are tight or the platform asks to
     wait). `finish` stops it and says which message shows the preview."""
 
     def __init__(self, outbox: Outbox, pacer: Pacer, reply_to: str | None) -> None:
@@ -119,8 +120,8 @@ class LivePreview:
         self._text = ""
         self._shown = ""
         self._loop = asyncio.get_running_loop()
-        self._next_at = self._loop.time() + self.limits.edit_interval_s
-        self._paced_until = 0.0  # the final edit keeps the pace: not before this
+        self._next_at = 0.0  # set by the first words: they show almost at once
+        self._retry_until = 0.0  # the platform said "retry after": nothing before this
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -131,7 +132,8 @@ class LivePreview:
             return
         self._text = text
         self._wake.set()
-        if self._task is None:
+        if self._task is None:  # a few more words, and a reply done at once needs no preview
+            self._next_at = self._loop.time() + FIRST_PREVIEW_S
             self._task = asyncio.create_task(self._pump())
 
     def _preview(self) -> str:
@@ -173,25 +175,30 @@ class LivePreview:
                 await self.outbox.edit(self.message_id, text, controls=False)
             self._shown = text
         except RetryLater as exc:  # try again, with the newest text, when allowed
-            self._next_at = self._paced_until = self._loop.time() + exc.seconds
+            self._next_at = self._retry_until = self._loop.time() + exc.seconds
             self._wake.set()
             return
         except SendError as exc:
             log.warning("streaming preview failed: %s", exc)
-        self._next_at = self._paced_until = self._loop.time() + self.limits.edit_interval_s
+        self._next_at = self._loop.time() + self.limits.edit_interval_s
+
+    def written(self) -> None:
+        """The model has finished: no preview starts from now on (the final text follows)."""
+        self._done.set()
+        self._wake.set()
 
     async def finish(self) -> str | None:
         """Stop previewing (a send in flight completes); the preview's message id, if any.
 
-        Waits out the rest of the edit interval, so the final edit keeps the pace."""
+        The final text follows at once, within the platform's budgets (no edit interval: the
+        interval spaces previews, and the reader waits for the end)."""
         self._done.set()
         self._wake.set()
         if self._task is not None:
             await self._task
-        if self.message_id is not None:
-            delay = self._paced_until - self._loop.time()
-            if delay > 0:
-                await asyncio.sleep(delay)
+        delay = self._retry_until - self._loop.time()
+        if self.message_id is not None and delay > 0:  # the platform asked to wait
+            await asyncio.sleep(delay)
         return self.message_id
 
     def cancel(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -89,11 +90,31 @@ def _upgrade(connection: Connection) -> None:
 
 
 class Store:
+    """Channel states and user ids are cached: a turn reads them without a round trip. A
+    change made here is seen at once; one made by another process within `CACHE_TTL_S`."""
+
+    CACHE_TTL_S = 5.0
+
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
         self._engine_kwargs = engine_kwargs
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._channels: dict[tuple[str, str], tuple[ChannelState, str, float]] = {}
+        self._users: dict[tuple[str, str], tuple[int, str]] = {}
+
+    def _cached_channel(self, platform: str, channel_id: str) -> ChannelState | None:
+        hit = self._channels.get((platform, channel_id))
+        if hit is None or hit[2] < time.monotonic():
+            return None
+        return hit[0]
+
+    def _remember(self, state: ChannelState, community_name: str = "") -> ChannelState:
+        if len(self._channels) > 50_000:
+            self._channels.clear()
+        self._channels[(state.platform, state.external_id)] = (
+            state, community_name, time.monotonic() + self.CACHE_TTL_S)
+        return state
 
     @property
     def engine(self) -> AsyncEngine:
@@ -152,6 +173,10 @@ class Store:
         channel_id: str,
         channel_name: str,
     ) -> ChannelState:
+        hit = self._channels.get((platform, channel_id))
+        if (hit is not None and hit[2] >= time.monotonic() and hit[0].name == channel_name
+                and hit[1] == community_name):
+            return hit[0]
         community = await self._get_or_create(
             Community, {"platform": platform, "external_id": community_id},
             {"name": community_name},
@@ -160,9 +185,12 @@ class Store:
             Channel, {"platform": platform, "external_id": channel_id},
             {"name": channel_name, "community_id": community.id},
         )
-        return _channel_state(channel)
+        return self._remember(_channel_state(channel), community_name)
 
     async def find_channel(self, platform: str, channel_id: str) -> ChannelState | None:
+        cached = self._cached_channel(platform, channel_id)
+        if cached is not None:
+            return cached
         async with self.session() as s:
             query = select(Channel).filter_by(platform=platform, external_id=channel_id)
             row = await s.scalar(query)
@@ -178,12 +206,20 @@ class Store:
         async with self.session() as s:
             await s.execute(update(Channel).where(Channel.id == channel_id).values(**values))
             await s.commit()
-            return _channel_state(await s.get_one(Channel, channel_id, populate_existing=True))
+            state = _channel_state(await s.get_one(Channel, channel_id, populate_existing=True))
+        hit = self._channels.get((state.platform, state.external_id))
+        return self._remember(state, hit[1] if hit else "")
 
     async def ensure_user(self, platform: str, user_id: str, display_name: str) -> int:
+        hit = self._users.get((platform, user_id))
+        if hit is not None and hit[1] == display_name:
+            return hit[0]
         user = await self._get_or_create(
             User, {"platform": platform, "external_id": user_id}, {"display_name": display_name}
         )
+        if len(self._users) > 100_000:
+            self._users.clear()
+        self._users[(platform, user_id)] = (int(user.id), display_name)
         return int(user.id)
 
     async def add_message(self, channel_id: int, role: str, text: str, **fields: Any) -> int:
@@ -222,6 +258,7 @@ class Store:
                 update(Channel).where(Channel.id == channel_id).values(reset_after_id=last or 0)
             )
             await s.commit()
+        self._channels = {k: v for k, v in self._channels.items() if v[0].id != channel_id}
 
     async def history(
         self, channel_id: int, limit: int | None = None, *, since_reset: bool = True
@@ -230,8 +267,10 @@ class Store:
 
         With `since_reset` (the default) only messages after the last reset are returned.
         """
-        query = (
-            select(Message, User.display_name)
+        m = Message
+        query = (  # plain columns, no ORM objects: a turn reads the whole recent history
+            select(m.id, m.role, m.text, m.created_at, User.display_name, m.model_id, m.mode,
+                   m.prompt_tokens, m.completion_tokens, m.latency_ms)
             .outerjoin(User, Message.user_id == User.id)
             .where(Message.channel_id == channel_id, Message.replaced_by_id.is_(None))
             .order_by(Message.id.desc())
@@ -245,16 +284,11 @@ class Store:
             query = query.where(Message.id > marker)
         if limit is not None:
             query = query.limit(limit)
-        async with self.session() as s:
-            rows = (await s.execute(query)).all()
-        return [
-            StoredMessage(
-                id=m.id, role=m.role, text=m.text, created_at=m.created_at, author=name,
-                model_id=m.model_id, mode=m.mode, prompt_tokens=m.prompt_tokens,
-                completion_tokens=m.completion_tokens, latency_ms=m.latency_ms,
-            )
-            for m, name in reversed(rows)
-        ]
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [StoredMessage(r.id, r.role, r.text, r.created_at, r.display_name, r.model_id,
+                              r.mode, r.prompt_tokens, r.completion_tokens, r.latency_ms)
+                for r in reversed(rows)]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:

@@ -58,6 +58,7 @@ class FakeDiscord:
     member_id: str = field(default_factory=snowflake)
     valid_token: str = "test-token"
     deny_message_content: bool = False
+    extra_channels: list[str] = field(default_factory=list)  # more text channels of the guild
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
@@ -279,10 +280,12 @@ class FakeDiscord:
                  "position": 1, "color": 0, "hoist": False, "managed": False,
                  "mentionable": False, "flags": 0},
             ],
-            "channels": [{"id": self.channel_id, "type": 0, "name": "general", "position": 0,
+            "channels": [{"id": cid, "type": 0, "name": f"general-{n}" if n else "general",
+                          "position": n,
                           "permission_overwrites": [], "nsfw": False, "topic": None,
                           "last_message_id": None, "rate_limit_per_user": 0,
-                          "parent_id": None}],
+                          "parent_id": None}
+                         for n, cid in enumerate([self.channel_id, *self.extra_channels])],
             "threads": [{"id": self.thread_id, "type": 11, "name": "a thread",
                          "guild_id": self.guild_id, "parent_id": self.channel_id,
                          "owner_id": self.admin_id, "message_count": 0, "member_count": 1,

@@ -8,7 +8,7 @@ from typing import Any
 
 import discord
 
-from ...conversation import Budget, PlatformLimits, SendError
+from ...conversation import PlatformLimits, SendError
 
 PLATFORM = "discord"
 LIMIT = 2000
@@ -17,9 +17,9 @@ REGENERATE_ID = "blendbot:regenerate"
 
 
 def limits_for(channel_id: int) -> PlatformLimits:
-    """2,000 characters; about one edit a second; 5 messages per 5 s in a channel."""
-    return PlatformLimits(max_chars=LIMIT, edit_interval_s=1.0, footer="-# written by {model}",
-                          budgets=(Budget(f"discord:channel:{channel_id}", 5, 5.0),))
+    """2,000 characters; about one edit a second. Discord's per-route budgets come with each
+    answer's rate-limit headers, and discord.py waits them out itself."""
+    return PlatformLimits(max_chars=LIMIT, edit_interval_s=1.0, footer="-# written by {model}")
 
 
 class RegenerateView(discord.ui.View):

@@ -34,6 +34,9 @@ class Generate:
                             turn.live.feed(text)
         except Exception as exc:
             return turn.end("error", failure(exc), reason="model")
+        finally:
+            if turn.live is not None:
+                turn.live.written()
         if turn.generation is None:  # a backend broke the stream contract
             return turn.end("error", failure(RuntimeError("no result")), reason="model")
         await rest(turn)
