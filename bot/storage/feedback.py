@@ -121,6 +121,7 @@ class Replies:
             await s.execute(update(Message).where(Message.id == old_id)
                             .values(replaced_by_id=new_id))
             await s.commit()
+        self.store.recent.forget()  # the replaced reply leaves its channel's history
 
     async def stats(self, *, channel_id: int | None = None,
                     community_id: int | None = None) -> Stats:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,58 +18,11 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from .recent import RecentHistory
+from .store_types import ChannelState, DuplicateMessage, StoredMessage
 from .tables import Base, Channel, Community, Message, User, utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-
-
-class DuplicateMessage(Exception):
-    """A platform message that is stored already (a redelivery)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelState:
-    id: int
-    community_id: int
-    platform: str
-    external_id: str
-    name: str
-    mode: str | None
-    model_id: str | None
-    weights: dict[str, float] | None
-    persona: str | None
-    lorebook_id: int | None = None
-    reset_after_id: int | None = None
-    answer_all: bool = False
-    disclose: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class StoredMessage:
-    id: int
-    role: str
-    text: str
-    created_at: datetime
-    author: str | None = None  # display name for user turns
-    model_id: str | None = None
-    mode: str | None = None
-    prompt_tokens: int | None = None
-    completion_tokens: int | None = None
-    latency_ms: int | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "role": self.role,
-            "author": self.author,
-            "model_id": self.model_id,
-            "mode": self.mode,
-            "text": self.text,
-            "time": self.created_at.isoformat(),
-            "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens,
-            "latency_ms": self.latency_ms,
-        }
 
 
 def _channel_state(row: Channel) -> ChannelState:
@@ -102,6 +53,8 @@ class Store:
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._channels: dict[tuple[str, str], tuple[ChannelState, str, float]] = {}
         self._users: dict[tuple[str, str], tuple[int, str]] = {}
+        self._names: dict[int, str] = {}  # user id -> display name, for cached history
+        self.recent = RecentHistory(self.CACHE_TTL_S)
 
     def _cached_channel(self, platform: str, channel_id: str) -> ChannelState | None:
         hit = self._channels.get((platform, channel_id))
@@ -220,6 +173,7 @@ class Store:
         if len(self._users) > 100_000:
             self._users.clear()
         self._users[(platform, user_id)] = (int(user.id), display_name)
+        self._names[int(user.id)] = display_name
         return int(user.id)
 
     async def add_message(self, channel_id: int, role: str, text: str, **fields: Any) -> int:
@@ -238,7 +192,14 @@ class Store:
                     raise
                 await s.rollback()
                 raise DuplicateMessage(fields["platform_message_id"]) from exc
-            return int(row.id)
+        author = self._names.get(row.user_id) if row.user_id is not None else None
+        if row.user_id is not None and author is None:
+            self.recent.forget(channel_id)
+        else:
+            self.recent.append(channel_id, StoredMessage(
+                int(row.id), role, text, row.created_at, author, row.model_id, row.mode,
+                row.prompt_tokens, row.completion_tokens, row.latency_ms))
+        return int(row.id)
 
     async def has_message(self, channel_id: int, platform_message_id: str) -> bool:
         """Whether the platform message `platform_message_id` is stored in the channel."""
@@ -259,6 +220,7 @@ class Store:
             )
             await s.commit()
         self._channels = {k: v for k, v in self._channels.items() if v[0].id != channel_id}
+        self.recent.forget(channel_id)
 
     async def history(
         self, channel_id: int, limit: int | None = None, *, since_reset: bool = True
@@ -267,6 +229,8 @@ class Store:
 
         With `since_reset` (the default) only messages after the last reset are returned.
         """
+        if since_reset and (cached := self.recent.get(channel_id, limit)) is not None:
+            return cached
         m = Message
         query = (  # plain columns, no ORM objects: a turn reads the whole recent history
             select(m.id, m.role, m.text, m.created_at, User.display_name, m.model_id, m.mode,
@@ -286,9 +250,12 @@ class Store:
             query = query.limit(limit)
         async with self.engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        return [StoredMessage(r.id, r.role, r.text, r.created_at, r.display_name, r.model_id,
-                              r.mode, r.prompt_tokens, r.completion_tokens, r.latency_ms)
-                for r in reversed(rows)]
+        messages = [StoredMessage(r.id, r.role, r.text, r.created_at, r.display_name,
+                                  r.model_id, r.mode, r.prompt_tokens, r.completion_tokens,
+                                  r.latency_ms) for r in reversed(rows)]
+        if since_reset:
+            self.recent.put(channel_id, messages, limit)
+        return messages
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
