@@ -136,4 +136,4 @@ async def test_requests_skip_a_dead_base_url(
     down, up = model.pool.endpoints
     assert not model.pool.is_up(down) and down.last_error
     assert model.pool.is_up(up)
-    assert model.max_parallel == 2 * 4  # two base URLs, four requests each
+    assert model.max_parallel == 2 * 64  # two base URLs, 64 streams each (the default)
