@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from engines import MODE_NAMES, BlendError, ModelError
+from engines.redact import redact
 
 from . import cli_analytics, cli_persona, cli_ranker
 from .config import ConfigError, ModelSpecError, Settings, load_settings
@@ -76,13 +77,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return asyncio.run(_dispatch(args, settings))
     except (UsageError, cli_persona.PersonaUsageError, cli_analytics.AnalyticsUsageError,
             cli_ranker.RankerUsageError) as exc:
-        print(f"blendbot: error: {exc}", file=sys.stderr)
+        print(f"blendbot: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except ModelSpecError as exc:  # a bad [[models]] table: like a bad argument
-        print(f"blendbot: error: {exc}", file=sys.stderr)
+        print(f"blendbot: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except (ConfigError, ModelError, BlendError) as exc:
-        print(f"blendbot: error: {exc}", file=sys.stderr)
+        print(f"blendbot: error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

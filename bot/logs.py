@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 import sys
 
+from engines.redact import redact
+
 # Loggers whose lower levels print tokens (in request URLs) or request bodies.
 QUIET = (("httpx", logging.WARNING), ("httpcore", logging.WARNING),
          ("telegram.Bot", logging.INFO), ("telegram.ext.ExtBot", logging.INFO))
 
 
 def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler])
     quiet_secret_loggers()
 
 
@@ -21,3 +24,10 @@ def quiet_secret_loggers() -> None:
     for name, floor in QUIET:
         logger = logging.getLogger(name)
         logger.setLevel(max(logger.getEffectiveLevel(), floor))
+
+
+class RedactingFormatter(logging.Formatter):
+    """The usual format, with URL credentials masked in messages and tracebacks."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))

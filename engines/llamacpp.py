@@ -136,8 +136,9 @@ class LlamaCppModel(ChatModel):
         log.info("loaded %s from %s in %.1fs", self.id, path, time.perf_counter() - started)
 
     def _make_format(self, llm: Llama, path: Path) -> PromptFormat:
+        controls = _control_tokens(llm)
         if self.options.prompt_format == "transcript":
-            return TranscriptFormat()
+            return TranscriptFormat(controls)
         template = llm.metadata.get("tokenizer.chat_template")
         if not template:
             raise ModelError(
@@ -145,7 +146,7 @@ class LlamaCppModel(ChatModel):
                 f"Fix: set prompt_format = \"transcript\" for model '{self.id}'."
             )
         return ChatTemplateFormat(template, _token_text(llm, llm.token_bos()),
-                                  _token_text(llm, llm.token_eos()))
+                                  _token_text(llm, llm.token_eos()), controls)
 
     async def count_tokens(self, text: str) -> int:
         def count() -> int:
@@ -300,6 +301,19 @@ def _quiet_llama_logs() -> None:
     if not _LLAMA_LOG_SINK:
         _LLAMA_LOG_SINK.append(llama_cpp.llama_log_callback(_llama_log))
         llama_cpp.llama_log_set(_LLAMA_LOG_SINK[0], ctypes.c_void_p(0))
+
+
+def _control_tokens(llm: Llama) -> list[str]:
+    """The texts of the vocabulary's control tokens (what special=True would match)."""
+    import llama_cpp
+
+    try:
+        vocab = llama_cpp.llama_model_get_vocab(llm._model.model)
+        flag = llama_cpp.LLAMA_TOKEN_ATTR_CONTROL
+        return [llm._model.token_get_text(i) for i in range(llm.n_vocab())
+                if llama_cpp.llama_vocab_get_attr(vocab, i) & flag]
+    except (AttributeError, TypeError):  # an older binding: the generic list still applies
+        return []
 
 
 def _token_text(llm: Llama, token: int) -> str:

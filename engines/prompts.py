@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Literal
 
 from .base import ChatMessage, Conversation, Role
+from .controls import DEFAULT, Neutraliser
 
 if TYPE_CHECKING:
     from llama_cpp.llama_types import ChatCompletionRequestMessage
@@ -26,6 +27,8 @@ class RenderedPrompt:
 
 class PromptFormat(abc.ABC):
     """Turns a `Conversation` into prompt text."""
+
+    neutralise: Neutraliser = DEFAULT  # untrusted text's control strings made inert
 
     @abc.abstractmethod
     def render(self, conversation: Conversation) -> RenderedPrompt:
@@ -59,8 +62,11 @@ def with_post_history(conversation: Conversation) -> Sequence[ChatMessage]:
 class ChatTemplateFormat(PromptFormat):
     """The chat template stored in the GGUF (rendered in a sandboxed Jinja environment)."""
 
-    def __init__(self, template: str, bos_token: str, eos_token: str) -> None:
+    def __init__(self, template: str, bos_token: str, eos_token: str,
+                 controls: Sequence[str] = ()) -> None:
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        self.neutralise = Neutraliser([*controls, bos_token, eos_token])
 
         self._formatter = Jinja2ChatFormatter(
             template=template, bos_token=bos_token, eos_token=eos_token
@@ -70,12 +76,12 @@ class ChatTemplateFormat(PromptFormat):
                   ) -> list[ChatCompletionRequestMessage]:
         turns: list[tuple[Role, str]] = []
         for message in with_post_history(conversation):
-            content = speaker_line(message)
+            content = self.neutralise(speaker_line(message))
             if turns and turns[-1][0] == message.role:  # templates want alternating roles
                 turns[-1] = (message.role, f"{turns[-1][1]}\n{content}")
             else:
                 turns.append((message.role, content))
-        system = conversation.system_text()
+        system = self.neutralise(conversation.system_text())
         if system:
             if not fold_system:
                 turns.insert(0, ("system", system))
@@ -105,20 +111,35 @@ def _request_message(role: Role, content: str) -> ChatCompletionRequestMessage:
 class TranscriptFormat(PromptFormat):
     """`Name: text` lines for base models, stopping when another speaker would begin."""
 
+    def __init__(self, controls: Sequence[str] = ()) -> None:
+        self.neutralise = Neutraliser(controls)
+
     def render(self, conversation: Conversation) -> RenderedPrompt:
         lines: list[str] = []
         speakers = {conversation.bot_name, "User"}
         for message in with_post_history(conversation):
+            content = self.neutralise(message.content)
             if message.role == "assistant":
-                lines.append(f"{conversation.bot_name}: {message.content}")
+                lines.append(f"{conversation.bot_name}: {one_turn(content)}")
             elif message.role == "user":
-                name = message.name or "User"
+                name = one_line(message.name or "User")
                 speakers.add(name)
-                lines.append(f"{name}: {message.content}")
+                lines.append(f"{name}: {one_turn(content)}")
             else:
-                lines.append(message.content)
-        system = conversation.system_text()
+                lines.append(content)
+        system = self.neutralise(conversation.system_text())
         head = f"{system}\n\n" if system else ""
         text = head + "\n".join(lines) + f"\n{conversation.bot_name}:"
         stop = (*sorted(f"\n{name}:" for name in speakers), "\n\n")
         return RenderedPrompt(text, stop, added_special=False)
+
+
+def one_turn(text: str) -> str:
+    """A message's own line breaks indented, so no line of it opens a `Name:` turn (and no
+    blank line ends the transcript's turn early)."""
+    return "\n".join(line if i == 0 else f"  {line}"
+                     for i, line in enumerate(text.strip().splitlines() or [""]))
+
+
+def one_line(name: str) -> str:
+    return " ".join(name.split()) or "User"

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from .base import Conversation
+from .controls import DEFAULT
 from .endpoints import EndpointError, HttpClient
 from .fitting import FittedPrompt, fit_conversation, reply_budget
 from .prompts import PromptFormat, RenderedPrompt, speaker_line, with_post_history
@@ -33,12 +34,12 @@ def chat_messages(conversation: Conversation) -> list[dict[str, str]]:
     """OpenAI chat messages: system part first, speakers named, same-role turns merged."""
     turns: list[dict[str, str]] = []
     for message in with_post_history(conversation):
-        content = speaker_line(message)
+        content = DEFAULT(speaker_line(message))  # servers may tokenize with specials on
         if turns and turns[-1]["role"] == message.role:
             turns[-1]["content"] += "\n" + content  # many templates want alternating roles
         else:
             turns.append({"role": message.role, "content": content})
-    system = conversation.system_text()
+    system = DEFAULT(conversation.system_text())
     return [{"role": "system", "content": system}, *turns] if system else turns
 
 

@@ -260,7 +260,7 @@ async def test_a_model_failure_is_one_apology_and_the_bot_goes_on(side: Starter)
     await s.say("are you there?")
     await s.settle()
     [apology] = s.shown()
-    assert apology.startswith("Sorry, I could not answer")
+    assert apology.startswith("Sorry, one of my models is unavailable")
     assert await conversation(s) == [("user", "are you there?")]
     model.fail_after = None
     await s.say("now?")

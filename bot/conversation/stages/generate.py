@@ -9,9 +9,12 @@ import logging
 from collections.abc import AsyncIterator
 
 from engines import BlendedEngine, BlendError, BusyError, Generation, ModelError
+from engines.gate import BUSY_MESSAGE
+from engines.redact import redact
 
 from ..outbox import Outbox
 from ..pipeline import Next, Turn
+from .respond import APOLOGY
 
 log = logging.getLogger(__name__)
 
@@ -67,11 +70,16 @@ async def typing(outbox: Outbox) -> AsyncIterator[None]:
             await asyncio.wait_for(task, 2.0)
 
 
+MODEL_UNAVAILABLE = "Sorry, one of my models is unavailable right now. Please try again."
+INTERNAL = APOLOGY
+
+
 def failure(exc: BaseException) -> str:
-    """What the user reads when no reply could be made (the log keeps the details)."""
-    if isinstance(exc, BusyError):  # already a complete, polite sentence
-        log.warning("busy: %s", exc)
-        return str(exc)
-    log.error("reply failed", exc_info=exc)
-    reason = str(exc) if isinstance(exc, ModelError | BlendError) else "an internal error"
-    return f"Sorry, I could not answer: {reason}. Please try again."
+    """What the user reads when no reply could be made: a fixed sentence chosen here, never
+    the exception's text (it can hold URLs, paths, credentials); the log keeps the detail."""
+    if isinstance(exc, BusyError):  # its text is one of the engine's fixed sentences
+        log.warning("busy: %s", redact(str(exc)))
+        return BUSY_MESSAGE
+    log.warning("reply failed: %s: %s", type(exc).__name__, redact(str(exc)))
+    log.debug("reply failure traceback", exc_info=exc)
+    return MODEL_UNAVAILABLE if isinstance(exc, ModelError | BlendError) else INTERNAL

@@ -183,7 +183,7 @@ async def test_generation_error_is_an_apology_and_the_bot_keeps_running(
         await fake.user_says("hello", mention=True)
         await fake.user_says("hello again", mention=True)
         await until(lambda: len(fake.bot_messages(fake.channel_id)) == 2)
-        assert all("Sorry, I could not answer" in m["content"]
+        assert all("Sorry, one of my models is unavailable" in m["content"]
                    for m in fake.bot_messages(fake.channel_id))
         assert not run.task.done()
     finally:

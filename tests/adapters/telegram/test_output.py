@@ -86,7 +86,7 @@ async def test_a_failed_generation_gets_an_apology_and_the_bot_goes_on(
     fake.say(DM, ALICE, "Hi")
     await fake.wait_for(lambda: "Sorry" in " ".join(fake.texts(DM)))
     (shown,) = fake.texts(DM)
-    assert shown.startswith("Sorry, I could not answer")
+    assert shown.startswith("Sorry, one of my models is unavailable")
     model.fail_after = None
     fake.say(DM, ALICE, "Again?")
     assert (await nth_message(fake, DM, 2)).params["text"].startswith("flaky reply")
