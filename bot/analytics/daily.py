@@ -114,18 +114,18 @@ def channel_days(
     waiting: dict[int, list[tuple[datetime, ReplyDay, bool]]] = {}
     for r in rows:
         if r.is_user:
-            assert r.user is not None
+            author = -1 if r.user is None else r.user  # an unknown author is one more user
             key = (r.mode, day_of(r.ts, tz))
             out.messages[key] = out.messages.get(key, 0) + 1
-            open_ = waiting.pop(r.user, [])
+            open_ = waiting.pop(author, [])
             for ts, row, late in open_:
                 if ts < r.ts <= ts + window:
                     row.continued += 1
                     row.late_continued += late
             same_time = [w for w in open_ if w[0] >= r.ts]  # only a later message answers
             if same_time:
-                waiting[r.user] = same_time
-            last_author = r.user
+                waiting[author] = same_time
+            last_author = author
             continue
         if r.model is None:
             continue
