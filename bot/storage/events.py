@@ -127,7 +127,8 @@ class Events:
         await Rollups(self.store).catch_up({c for c, _ in touched})
         return int(getattr(gone, "rowcount", 0) or 0)
 
-    async def import_events(self, events: Iterable[Event]) -> ImportResult:
+    async def import_events(self, events: Iterable[Event], *,
+                            catch_up: bool = True) -> ImportResult:
         """Add events in one transaction; ones already present are skipped.
 
         Messages are the same when their channel and id match, feedback when its message,
@@ -203,7 +204,8 @@ class Events:
                 if rows:
                     await (await s.connection()).execute(insert(_table(table)), rows)
             await s.commit()
-        await Rollups(self.store).catch_up(set(communities.values()))
+        if catch_up:  # else the caller runs `Rollups.catch_up` once after its batches
+            await Rollups(self.store).catch_up(set(communities.values()))
         added = len(new_messages) + len(new_feedback) + len(new_settings)
         return ImportResult(added, len(events) - added)
 
