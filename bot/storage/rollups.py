@@ -240,10 +240,10 @@ async def _stale(s: AsyncSession, cid: int, state: RollupState, tops: list[int])
         select(SettingChange.channel_id).distinct()
         .where(SettingChange.channel_id.in_(in_community), SettingChange.setting == "mode",
                SettingChange.id > state.setting_id, SettingChange.id <= tops[2])))
-    for ch, uid in await s.execute(select(RollupDirty.channel_id, RollupDirty.user_id)
-                                   .where(RollupDirty.community_id == cid)):
-        if ch is not None:
-            moved.add(ch) if uid is None else channels.add(ch)
+    for dirty_ch, uid in await s.execute(select(RollupDirty.channel_id, RollupDirty.user_id)
+                                         .where(RollupDirty.community_id == cid)):
+        if dirty_ch is not None:
+            (moved if uid is None else channels).add(dirty_ch)
         if uid is not None:
             users.add(uid)
     if moved:  # a mode change re-labels every message of the channel
