@@ -220,11 +220,17 @@ BENCHES: dict[str, Callable[[Settings, int | None, Callable[[str], None]],
 }
 
 
-async def run_bench(name: str, settings: Settings, runs: int | None, json_only: bool) -> int:
+async def run_bench(name: str, settings: Settings, runs: int | None, json_only: bool,
+                    users: int | None = None) -> int:
     def say(line: str) -> None:
         if not json_only:
             print(line, flush=True)
 
-    result = await BENCHES[name](settings, runs, say)
+    if name == "report":  # needs no models: a synthetic community through the database
+        from .bench_report import report_bench
+
+        result = await report_bench(users, say)
+    else:
+        result = await BENCHES[name](settings, runs, say)
     print(json.dumps(result))
     return 0

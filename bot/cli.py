@@ -60,13 +60,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("name", choices=_bench_names())
     bench.add_argument("--json", action="store_true", help="print only the JSON result")
     bench.add_argument("--runs", type=int, default=None, help="paired runs (default per bench)")
+    bench.add_argument("--users", type=int, default=None,
+                       help="synthetic users for the report bench (default 25,000)")
     return parser
 
 
 def _bench_names() -> list[str]:
     from .bench import BENCHES
 
-    return sorted(BENCHES)
+    return sorted([*BENCHES, "report"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -97,7 +99,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "bench":
         from .bench import run_bench
 
-        return await run_bench(args.name, settings, runs=args.runs, json_only=args.json)
+        return await run_bench(args.name, settings, runs=args.runs, json_only=args.json,
+                               users=args.users)
     if args.command == "run":
         from .serve import serve
 

@@ -14,6 +14,7 @@ from .config import Settings
 from .reports.build import UnknownCommunityError, community_report, resolve_community
 from .storage import Store
 from .storage.events import Events
+from .storage.rollups import Rollups
 
 
 class AnalyticsUsageError(Exception):
@@ -58,21 +59,43 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         await store.close()
 
 
+BATCH = 20_000  # events imported per transaction: memory stays bounded by a batch
+
+
 async def _import(store: Store, path: Path) -> int:
+    events = Events(store)
+    added = skipped = malformed = 0
+    batch: list[str] = []
+
+    async def flush() -> None:
+        nonlocal added, skipped, malformed
+        parsed, errors = parse_events(batch)
+        for err in errors:
+            malformed += 1
+            if malformed <= 50:
+                print(f"{path}:{offset + err.line_no}: skipped: {err.reason}", file=sys.stderr)
+        result = await events.import_events(parsed, catch_up=False)
+        added, skipped = added + result.added, skipped + result.skipped
+
+    offset = 0
     try:
         with path.open(encoding="utf-8") as f:
-            events, errors = parse_events(f)
+            for line in f:
+                batch.append(line.removeprefix("\ufeff") if not offset and not batch else line)
+                if len(batch) >= BATCH:
+                    await flush()
+                    offset += len(batch)
+                    batch = []
+            await flush()
     except OSError as exc:
         raise AnalyticsUsageError(f"cannot read {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise AnalyticsUsageError(f"{path} is not UTF-8 text") from None
-    for err in errors[:50]:
-        print(f"{path}:{err.line_no}: skipped: {err.reason}", file=sys.stderr)
-    if len(errors) > 50:
-        print(f"{path}: … and {len(errors) - 50} more malformed lines", file=sys.stderr)
-    result = await Events(store).import_events(events)
-    print(f"imported {result.added} events, {result.skipped} already present, "
-          f"{len(errors)} malformed lines skipped")
+    await Rollups(store).catch_up()
+    if malformed > 50:
+        print(f"{path}: … and {malformed - 50} more malformed lines", file=sys.stderr)
+    print(f"imported {added} events, {skipped} already present, "
+          f"{malformed} malformed lines skipped")
     return 0
 
 

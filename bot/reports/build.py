@@ -7,10 +7,11 @@ import logging
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from bot.analytics import AnalysisOptions, Report, build_report, summary_text
+from bot.analytics import AnalysisOptions, Report, summary_text
 
 from ..storage import Store
 from ..storage.events import Events
+from ..storage.rollup_read import rollup_report
 
 log = logging.getLogger(__name__)
 DEFAULT_SPAN = timedelta(weeks=6)  # long enough for retention out to day 30
@@ -45,13 +46,13 @@ async def community_report(store: Store, platform: str, community: str,
                            since: datetime | None = None, until: datetime | None = None,
                            options: AnalysisOptions | None = None,
                            chart: bool = True) -> BuiltReport:
-    """Build the report off the event loop; a chart failure is logged, not raised."""
+    """Build the report from the rollups (whole days in the community's timezone); the chart
+    is drawn off the event loop, and a chart failure is logged, not raised."""
     until = until or datetime.now(UTC)
     since = since or until - DEFAULT_SPAN
-    events = await Events(store).export(community, platform, until)
+    report = await rollup_report(store, platform, community, since, until, options)
 
     def work() -> BuiltReport:
-        report = build_report(events, community, since, until, options, platform=platform)
         png = None
         if chart:
             try:

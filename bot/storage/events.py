@@ -7,13 +7,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select
+from sqlalchemy import Table, delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
 from bot.analytics import Event, FeedbackEvent, MessageEvent, SettingEvent
 from bot.analytics.events import FeedbackKind, Platform, Role, SettingName
 
+from .rollups import Rollups, mark_stale
 from .store import Store
 from .tables import Base, Channel, Community, Feedback, Message, SettingChange, User, utcnow
 
@@ -96,7 +97,38 @@ class Events:
         events.sort(key=lambda e: e.ts)
         return [e for e in events if until is None or e.ts < until]
 
-    async def import_events(self, events: Iterable[Event]) -> ImportResult:
+    async def forget(self, platform: str, user: str) -> int:
+        """Delete a user's messages and feedback everywhere; returns the messages deleted.
+
+        The rollups of the user and of the channels they wrote in are rebuilt.
+        """
+        async with self.store.session() as s:
+            uid = await s.scalar(select(User.id).where(User.platform == platform,
+                                                       User.external_id == user))
+            if uid is None:
+                return 0
+            touched: set[tuple[int, int]] = {(c, ch) for c, ch in await s.execute(
+                select(Channel.community_id, Message.channel_id).distinct()
+                .join(Channel, Channel.id == Message.channel_id)
+                .where(Message.user_id == uid, Message.role == "user"))}
+            touched |= {(c, ch) for c, ch in await s.execute(
+                select(Channel.community_id, Message.channel_id).distinct()
+                .join(Message, Message.channel_id == Channel.id)
+                .join(Feedback, Feedback.message_id == Message.id)
+                .where(Feedback.user_id == uid))}
+            for community_id, channel_id in touched:
+                await mark_stale(s, community_id, channel_id=channel_id, user_id=uid)
+            await s.execute(delete(Feedback).where(Feedback.user_id == uid))
+            mine = select(Message.id).where(Message.user_id == uid, Message.role == "user")
+            await s.execute(delete(Feedback).where(Feedback.message_id.in_(mine)))
+            gone = await s.execute(delete(Message).where(Message.user_id == uid,
+                                                         Message.role == "user"))
+            await s.commit()
+        await Rollups(self.store).catch_up({c for c, _ in touched})
+        return int(getattr(gone, "rowcount", 0) or 0)
+
+    async def import_events(self, events: Iterable[Event], *,
+                            catch_up: bool = True) -> ImportResult:
         """Add events in one transaction; ones already present are skipped.
 
         Messages are the same when their channel and id match, feedback when its message,
@@ -172,6 +204,8 @@ class Events:
                 if rows:
                     await (await s.connection()).execute(insert(_table(table)), rows)
             await s.commit()
+        if catch_up:  # else the caller runs `Rollups.catch_up` once after its batches
+            await Rollups(self.store).catch_up(set(communities.values()))
         added = len(new_messages) + len(new_feedback) + len(new_settings)
         return ImportResult(added, len(events) - added)
 

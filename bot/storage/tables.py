@@ -215,3 +215,86 @@ class CandidateRow(Base):
     completion_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
     latency_ms: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class RollupUserDay(Base):
+    """One user's activity on one day (in the community's timezone) within one scope.
+
+    `scope` is "" for all of the community's messages, or "mode:NAME" for the messages
+    written while their channel had that blend mode. Sessions count on the day they start.
+    Rebuilt per user from `messages` (see `bot.storage.rollups`); never edited by hand.
+    """
+
+    __tablename__ = "rollup_user_days"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(120), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # date.toordinal()
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+    sessions: Mapped[int] = mapped_column(Integer, default=0)
+    minutes: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class RollupReplyDay(Base):
+    """One channel's replies by one model on one day, under one mode, and what followed.
+
+    `late_*` count the replies whose continuation window runs past the end of their day: a
+    report ending at that day's end does not judge them.
+    """
+
+    __tablename__ = "rollup_reply_days"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(100), primary_key=True)
+    model: Mapped[str] = mapped_column(String(64), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    replies: Mapped[int] = mapped_column(Integer, default=0)
+    judged: Mapped[int] = mapped_column(Integer, default=0)
+    continued: Mapped[int] = mapped_column(Integer, default=0)
+    late_judged: Mapped[int] = mapped_column(Integer, default=0)
+    late_continued: Mapped[int] = mapped_column(Integer, default=0)
+    thumbs_up: Mapped[int] = mapped_column(Integer, default=0)
+    thumbs_down: Mapped[int] = mapped_column(Integer, default=0)
+    regenerated: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupChannelDay(Base):
+    """Users' messages in one channel on one day under one mode (channels per mode)."""
+
+    __tablename__ = "rollup_channel_days"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    channel_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    mode: Mapped[str] = mapped_column(String(100), primary_key=True)
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    messages: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupState(Base):
+    """How far a community's rollups are up to date: the newest row ids folded in."""
+
+    __tablename__ = "rollup_state"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    message_id: Mapped[int] = mapped_column(BigInteger, default=0)
+    feedback_id: Mapped[int] = mapped_column(Integer, default=0)
+    setting_id: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class RollupDirty(Base):
+    """A channel or user whose rollups a deletion made stale (refreshed at the next catch-up)."""
+
+    __tablename__ = "rollup_dirty"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    user_id: Mapped[int | None] = mapped_column(Integer, default=None)

@@ -9,8 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.analytics import build_report, format_events, parse_events
+from bot.analytics import format_events, parse_events
 from bot.analytics.synthetic import ModelBehaviour, SyntheticCommunity, generate
+from bot.storage import Store
+from bot.storage.events import Events
+from bot.storage.rollup_read import rollup_report
 
 TWO_MODELS = {
     "shy": ModelBehaviour(weight=3, continuation=0.3, thumbs_up=0.02),
@@ -27,8 +30,8 @@ TWO_MODELS = {
     ],
     ids=lambda spec: f"zeta={spec.zeta}",
 )
-def test_report_recovers_the_known_exponent_and_continuation_rates(
-    spec: SyntheticCommunity, tmp_path: Path
+async def test_report_recovers_the_known_exponent_and_continuation_rates(
+    spec: SyntheticCommunity, tmp_path: Path, store: Store
 ) -> None:
     path = tmp_path / "events.jsonl"
     with path.open("w", encoding="utf-8") as f:
@@ -37,7 +40,9 @@ def test_report_recovers_the_known_exponent_and_continuation_rates(
         events, errors = parse_events(f)
     assert errors == []
 
-    out = json.loads(build_report(events, spec.community, spec.since, spec.until).to_json())
+    await Events(store).import_events(events)  # the report is read from the rollups
+    report = await rollup_report(store, spec.platform, spec.community, spec.since, spec.until)
+    out = json.loads(report.to_json())
 
     assert out["users"] == out["new_users"] == spec.users
     assert out["insufficient_data"] is None
