@@ -42,7 +42,6 @@ class Turn:
     reuse: tuple[str, ...] = ()  # delivered messages the reply will be shown in
     channel: ChannelState | None = None
     addressed: bool = False  # the bot is meant to answer (an apology is owed on failure)
-    user_row: int | None = None
     user_stored: bool = False
     history: list[StoredMessage] = field(default_factory=list)
     request: ReplyRequest | None = None

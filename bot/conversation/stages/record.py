@@ -27,7 +27,7 @@ class RecordMessage:
                     self.pending.keep(later.event, later.at)
                 raise
         try:
-            turn.user_row = await self.service.add_user_message(turn.channel, turn.event)
+            await self.service.add_user_message(turn.channel, turn.event)
         except DuplicateMessage:  # the same delivery raced us here
             return turn.end("ignored", reason="redelivered")
         turn.user_stored = True
