@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, func, select, update
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -18,11 +15,10 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from . import schema
 from .recent import RecentHistory
 from .store_types import ChannelState, DuplicateMessage, StoredMessage
 from .tables import Base, Channel, Community, Message, User, utcnow
-
-MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def _channel_state(row: Channel) -> ChannelState:
@@ -33,21 +29,17 @@ def _channel_state(row: Channel) -> ChannelState:
     )
 
 
-def _upgrade(connection: Connection) -> None:
-    cfg = AlembicConfig()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    cfg.attributes["connection"] = connection
-    command.upgrade(cfg, "head")
-
-
 class Store:
     """Channel states and user ids are cached: a turn reads them without a round trip. A
     change made here is seen at once; one made by another process within `CACHE_TTL_S`."""
 
     CACHE_TTL_S = 5.0
 
-    def __init__(self, url: str, **engine_kwargs: Any) -> None:
+    def __init__(self, url: str, *, upgrade: bool = True, busy_timeout_s: float = 30.0,
+                 **engine_kwargs: Any) -> None:
         self.url = url
+        self.upgrade = upgrade  # False: only check that the schema is this code's
+        self.busy_timeout_s = busy_timeout_s  # SQLite: how long a write waits for the lock
         self._engine_kwargs = engine_kwargs
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
@@ -76,15 +68,15 @@ class Store:
         return self._engine
 
     async def open(self) -> None:
-        """Connect and bring the schema up to date (Alembic `upgrade head`)."""
+        """Connect, after bringing the schema up to date (`upgrade`) or checking it is
+        (`schema.SchemaError` says what is wrong)."""
         url = make_url(self.url)
-        if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+        await schema.prepare(self.url, self._engine_kwargs, upgrade=self.upgrade,
+                             busy_timeout_s=self.busy_timeout_s)
         self._engine = create_async_engine(url, **self._engine_kwargs)
         if url.get_backend_name() == "sqlite":
-            event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
-        async with self._engine.begin() as conn:
-            await conn.run_sync(_upgrade)
+            event.listen(self._engine.sync_engine, "connect",
+                         schema.sqlite_pragmas(self.busy_timeout_s))
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
     async def close(self) -> None:
@@ -257,11 +249,3 @@ class Store:
             self.recent.put(channel_id, messages, limit)
         return messages
 
-
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()

@@ -9,7 +9,7 @@ async def test_schema_is_made_by_migrations(store: Store) -> None:
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
-    from bot.storage.store import MIGRATIONS
+    from bot.storage.schema import MIGRATIONS
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
