@@ -15,6 +15,7 @@ from persona import GLOBAL_SYSTEM_PROMPT
 from .config import Settings
 from .conversation import Conversations
 from .conversation.service import ChatService, ServiceOptions
+from .database import store_for
 from .reports.scheduler import ReportService
 from .storage import Store
 
@@ -52,7 +53,7 @@ def build_engine(settings: Settings, seed: int | None = None) -> BlendedEngine:
 async def build_app(settings: Settings, seed: int | None = None) -> App:
     """Open the database (migrating it) and wire the objects; models load on first use."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.database)
+    store = store_for(settings)
     await store.open()
     engine = build_engine(settings, seed)
     options = ServiceOptions(

@@ -13,9 +13,11 @@ from typing import NoReturn
 from engines import MODE_NAMES, BlendError, ModelError
 from engines.redact import redact
 
-from . import cli_analytics, cli_persona, cli_ranker
+from . import cli_analytics, cli_db, cli_persona, cli_ranker
 from .config import ConfigError, ModelSpecError, Settings, load_settings
+from .failures import unexpected
 from .logs import setup_logging
+from .storage.schema import DatabaseError
 
 log = logging.getLogger("blendbot")
 
@@ -55,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_persona.add_parsers(sub)
     cli_analytics.add_parsers(sub)
     cli_ranker.add_parsers(sub)
+    cli_db.add_parsers(sub)
 
     bench = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
     bench.add_argument("name", choices=_bench_names())
@@ -84,11 +87,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ModelSpecError as exc:  # a bad [[models]] table: like a bad argument
         print(f"blendbot: error: {redact(str(exc))}", file=sys.stderr)
         return 2
-    except (ConfigError, ModelError, BlendError) as exc:
+    except (ConfigError, ModelError, BlendError, DatabaseError) as exc:
         print(f"blendbot: error: {redact(str(exc))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:  # the one boundary: a line for the user, the traceback at DEBUG
+        print(f"blendbot: error: {unexpected(exc)}", file=sys.stderr)
+        log.debug("traceback of the failure above", exc_info=exc)
+        return 1
 
 
 async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
@@ -107,6 +114,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await serve(settings)
     if args.command in ("analytics", "report"):
         return await cli_analytics.run(args, settings)
+    if args.command == "db":
+        return await cli_db.run(args, settings)
     if args.command == "ranker":
         return await cli_ranker.run(args, settings)
     if args.command in ("persona", "lorebook"):
@@ -157,9 +166,9 @@ async def _chat(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _history(settings: Settings, channel: str, as_json: bool) -> int:
-    from .storage import Store
+    from .database import store_for
 
-    store = Store(settings.database)
+    store = store_for(settings)
     await store.open()
     try:
         found = await store.find_channel("console", channel)

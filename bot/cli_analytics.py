@@ -11,6 +11,7 @@ from typing import Any
 from bot.analytics import format_events, parse_events
 
 from .config import Settings
+from .database import store_for
 from .reports.build import UnknownCommunityError, community_report, resolve_community
 from .storage import Store
 from .storage.events import Events
@@ -47,7 +48,7 @@ def add_parsers(sub: Any) -> None:
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
-    store = Store(settings.database)
+    store = store_for(settings)
     await store.open()
     try:
         if args.command == "report":

@@ -13,8 +13,8 @@ from persona import CardError, CharacterCard, load_card_file, load_lorebook_file
 from persona.prompt import greetings
 
 from .config import Settings
+from .database import store_for
 from .personas import PersonaChoice, Personas
-from .storage import Store
 from .storage.library import Library
 
 
@@ -48,7 +48,7 @@ def add_parsers(sub: Any) -> None:
 
 @asynccontextmanager
 async def _library(settings: Settings) -> AsyncIterator[Library]:
-    store = Store(settings.database)
+    store = store_for(settings)
     await store.open()
     try:
         yield Library(store)

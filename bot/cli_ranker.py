@@ -197,10 +197,10 @@ def _fit(args: argparse.Namespace, source: Path, pairs: list[PreferencePair]) ->
 
 
 async def _feedback_pairs(settings: Settings) -> list[PreferencePair]:
-    from .storage import Store
+    from .database import store_for
     from .storage.preferences import feedback_pairs
 
-    store = Store(settings.database)
+    store = store_for(settings)
     await store.open()
     try:
         return await feedback_pairs(store)

@@ -24,6 +24,7 @@ from engines import MODE_NAMES
 from engines.registry import DEFAULT_MODELS, ModelSpec, spec_error
 
 SECRET_FIELDS = ("discord_token", "telegram_token")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class ConfigError(ValueError):
@@ -49,7 +50,15 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BLENDBOT_", extra="forbid")
 
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("blendbot"))
-    database_url: str | None = None
+    database_url: str | None = None  # default: SQLite in data_dir
+    # None: upgrade the schema on start for SQLite (under a file lock); elsewhere (PostgreSQL)
+    # `blendbot db upgrade` is a deployment step and a start only checks the schema
+    database_upgrade_on_start: bool | None = None
+    database_pool_size: int = Field(default=5, ge=1)  # connections kept open
+    database_max_overflow: int = Field(default=10, ge=0)  # extra ones at peaks
+    database_pool_timeout_s: float = Field(default=30.0, gt=0)  # wait for a free connection
+    database_connect_timeout_s: float = Field(default=10.0, gt=0)  # PostgreSQL connect
+    database_busy_timeout_s: float = Field(default=30.0, ge=0)  # SQLite: wait for the lock
     bot_name: str = Field(default="Blendbot", min_length=1, max_length=64)
     system_prompt: str | None = None  # None: the default persona's
     default_mode: str = "uniform"
@@ -91,6 +100,13 @@ class Settings(BaseSettings):
         if value not in MODE_NAMES:
             raise ValueError(f"must be one of {', '.join(MODE_NAMES)}")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if value.upper() not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (got '{value[:40]}')")
+        return value.upper()
 
     @field_validator("discord_shards")
     @classmethod
@@ -138,6 +154,13 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite+aiosqlite:///{self.data_dir / 'blendbot.db'}"
+
+    @property
+    def upgrades_on_start(self) -> bool:
+        """Whether a start migrates the schema (else it only checks it)."""
+        if self.database_upgrade_on_start is not None:
+            return self.database_upgrade_on_start
+        return self.database.startswith("sqlite")
 
     @property
     def discord_shard_range(self) -> tuple[list[int] | None, int | None]:

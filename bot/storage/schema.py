@@ -24,8 +24,11 @@ from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
+
+from engines.redact import redact
 
 from .tables import Base
 
@@ -37,7 +40,11 @@ VERSION_TABLE = "alembic_version"
 UPGRADE_HINT = "run `blendbot db upgrade`"
 
 
-class SchemaError(Exception):
+class DatabaseError(Exception):
+    """The database cannot be used; the message (one line) names the cause and the fix."""
+
+
+class SchemaError(DatabaseError):
     """The database's schema does not fit this code; the message names the cause and the fix."""
 
 
@@ -91,15 +98,63 @@ def sqlite_pragmas(busy_timeout_s: float, *, foreign_keys: bool = True) -> Calla
 
 async def prepare(url: str, engine_kwargs: dict[str, Any], *, upgrade: bool,
                   busy_timeout_s: float) -> Upgrade:
-    """Bring the schema to this code's head (`upgrade`), or check that it is there."""
-    parsed = make_url(url)
+    """Bring the schema to this code's head (`upgrade`), or check that it is there.
+
+    Raises `DatabaseError` (a `SchemaError` for a schema that does not fit) with one line."""
+    parsed = parse_url(url)
     path = sqlite_file(parsed)
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    if upgrade:
-        return await _locked(path, lambda: _run(parsed, engine_kwargs, busy_timeout_s,
-                                                _upgrade))
-    return await _run(parsed, engine_kwargs, busy_timeout_s, _check)
+    try:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        if upgrade:
+            return await _locked(path, lambda: _run(parsed, engine_kwargs, busy_timeout_s,
+                                                    _upgrade))
+        return await _run(parsed, engine_kwargs, busy_timeout_s, _check)
+    except (OSError, SQLAlchemyError) as exc:
+        raise DatabaseError(_unusable(parsed, path, exc)) from exc
+    except ImportError as exc:  # the dialect is known, its driver not installed
+        raise DatabaseError(f"the database driver '{parsed.drivername}' is not installed "
+                            f"({exc.name}); install it, or use {URL_FORMS}") from None
+
+
+URL_FORMS = "sqlite+aiosqlite:///PATH or postgresql+asyncpg://HOST:PORT/DB"
+
+
+def parse_url(url: str) -> URL:
+    """The URL, or a `DatabaseError` saying which forms work (never echoing the URL)."""
+    try:
+        parsed = make_url(url)
+        dialect = parsed.get_dialect()
+    except (ArgumentError, NoSuchModuleError, ValueError):
+        raise DatabaseError(f"database_url (BLENDBOT_DATABASE_URL) is not a database URL "
+                            f"blendbot can use; use {URL_FORMS}") from None
+    if not getattr(dialect, "is_async", False):
+        raise DatabaseError(f"database_url names the driver '{parsed.drivername}', which is "
+                            f"not an asyncio driver; use {URL_FORMS}")
+    return parsed
+
+
+def _unusable(url: URL, path: Path | None, exc: BaseException) -> str:
+    """One line for a database that cannot be opened: what failed, and what to do."""
+    orig = getattr(exc, "orig", None) or exc
+    reason = (getattr(orig, "strerror", None) or str(orig) or type(orig).__name__)
+    reason = redact(reason.splitlines()[0].strip())[:200]
+    low = reason.lower()
+    if path is None:
+        port = f":{url.port}" if url.port else ""
+        where = f"the database at {url.host or 'localhost'}{port}"
+        fix = "check that the server runs and that BLENDBOT_DATABASE_URL is right"
+    else:
+        where = f"the database file {path}"
+        fix = (f"make sure {path.parent} is a writable directory (set BLENDBOT_DATA_DIR "
+               "to one)")
+    if "full" in low or "no space" in low:
+        fix = "free some disk space"
+    elif "disk i/o" in low:
+        fix = "check that the disk has free space and is writable"
+    elif "read-only" in low or "readonly" in low:
+        fix = f"make {path.parent if path else 'the database'} writable"
+    return f"cannot open {where} ({reason}); {fix}"
 
 
 async def _locked(path: Path | None, body: Callable[[], Any]) -> Any:
