@@ -22,12 +22,12 @@ sys.exit(main(sys.argv[2:]))
 """
 
 
-def start_together(data_dir: Path, count: int, *args: str,
-                   env: dict[str, str] | None = None) -> list[tuple[int, str, str]]:
+def start_together(data_dir: Path, count: int, *args: str, env: dict[str, str] | None = None,
+                   lead_s: float = 6.0) -> list[tuple[int, str, str]]:
     """Run `blendbot ARGS` in `count` processes that begin at the same instant."""
     base = {k: v for k, v in os.environ.items() if not k.startswith("BLENDBOT_")}
     base |= {"BLENDBOT_DATA_DIR": str(data_dir)} | (env or {})
-    at = str(time.time() + 6.0)
+    at = str(time.time() + (lead_s if count > 1 else 0.0))
     runs = [subprocess.Popen([sys.executable, "-c", _TOGETHER, at, *args],
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                              env=base, cwd=data_dir.parent) for _ in range(count)]
