@@ -31,3 +31,12 @@ class RedactingFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         return redact(super().format(record))
+
+
+def log_failure(logger: logging.Logger, message: str, *args: object) -> None:
+    """Log the exception being handled as one line at ERROR (`message: Type: text`); its
+    traceback only at DEBUG."""
+    exc = sys.exc_info()[1]
+    text = (str(exc).splitlines() or [""])[0][:300] if exc is not None else ""
+    logger.error(f"{message}: %s%s", *args, type(exc).__name__, f": {text}" if text else "")
+    logger.debug("traceback of: " + message, *args, exc_info=exc)

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Literal, TypeVar
 
+from ..logs import log_failure
 from ..ratelimit import RateLimiter
 from ..reports.scheduler import ReportService
 from .admins import AdminCache
@@ -74,7 +75,7 @@ class Conversations:
             try:
                 return await run(event)
             except Exception:
-                log.exception("command failed in %s", event.channel_id)
+                log_failure(log, "command failed in %s", event.channel_id)
                 return CommandResult(APOLOGY, ok=False)
 
     async def text_command(self, event: InboundEvent, words: Sequence[str], outbox: Outbox,
@@ -103,7 +104,7 @@ class Conversations:
         try:
             ref = await self.service.replies.find(event.platform, target_id)
         except Exception:
-            log.exception("regenerate failed in %s", event.channel_id)
+            log_failure(log, "regenerate failed in %s", event.channel_id)
             await outbox.notify(APOLOGY)
             return Outcome("error", APOLOGY, reason="internal")
         refusal = (GONE if ref is None else NOT_LATEST if not ref.latest
@@ -132,7 +133,7 @@ class Conversations:
                 return f"Took back your {label}"
             return f"Thanks for the {label}"
         except Exception:
-            log.exception("feedback failed in %s", event.channel_id)
+            log_failure(log, "feedback failed in %s", event.channel_id)
             return APOLOGY
 
     # ---- what adapters may show ------------------------------------------------------

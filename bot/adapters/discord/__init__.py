@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -33,6 +34,10 @@ async def run_discord(core: Conversations, settings: Settings) -> None:
             await bot.start(settings.discord_token.get_secret_value())
     except discord.LoginFailure:
         raise ConfigError("Discord rejected DISCORD_TOKEN (invalid token)") from None
+    except (aiohttp.ClientConnectionError, OSError) as exc:  # OSError: DNS, refused, reset
+        raise ConfigError(
+            f"cannot reach Discord at {settings.discord_api_url} "
+            f"({type(exc).__name__}); check the network and discord_api_url") from None
     except discord.PrivilegedIntentsRequired:
         raise ConfigError(
             "Discord refused the Message Content intent: enable it for this bot in the "

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
+from ...logs import log_failure
 from ..outbox import SendError
 from ..pacing import Pacer
 from ..pending import PendingMessages
@@ -35,7 +36,7 @@ class Respond:
                 turn.live.cancel()
             raise
         except Exception:
-            log.exception("turn failed in %s", turn.key)
+            log_failure(log, "turn failed in %s", turn.key)
             if not (turn.addressed or event.plausibly_addressed):
                 turn.outcome = Outcome("ignored", reason="failed before it was addressed")
             else:
@@ -47,7 +48,7 @@ class Respond:
         try:
             await self._show(turn, outcome, quote)
         except Exception:
-            log.exception("could not show a reply in %s", turn.key)
+            log_failure(log, "could not show a reply in %s", turn.key)
 
     async def _show(self, turn: Turn, outcome: Outcome, quote: str | None) -> None:
         preview = await turn.live.finish() if turn.live is not None else None
@@ -78,7 +79,7 @@ class Respond:
         try:
             await deliver(outbox, render, self.pacer, record)
         except SendError:  # stored, not shown: say so once, if the platform lets us
-            log.exception("could not send the reply in %s", turn.key)
+            log_failure(log, "could not send the reply in %s", turn.key)
             if turn.regenerate_of is not None:
                 await outbox.notify(APOLOGY)
             else:  # in place of the preview, if one is shown
