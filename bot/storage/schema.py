@@ -25,7 +25,7 @@ from alembic.util.exc import CommandError
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import URL, Connection, make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 from engines.redact import redact
@@ -97,12 +97,18 @@ def sqlite_pragmas(busy_timeout_s: float, *, foreign_keys: bool = True) -> Calla
 
 
 async def prepare(url: str, engine_kwargs: dict[str, Any], *, upgrade: bool,
-                  busy_timeout_s: float) -> Upgrade:
+                  busy_timeout_s: float, memory: AsyncEngine | None = None) -> Upgrade:
     """Bring the schema to this code's head (`upgrade`), or check that it is there.
+
+    `memory`: the engine of an in-memory SQLite database, which only its own connection
+    sees (no other process can share it: no lock, no separate migration connection).
 
     Raises `DatabaseError` (a `SchemaError` for a schema that does not fit) with one line."""
     parsed = parse_url(url)
     path = sqlite_file(parsed)
+    if memory is not None:
+        async with memory.begin() as conn:
+            return await conn.run_sync(_upgrade if upgrade else _check)
     try:
         if path is not None:
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -112,9 +118,6 @@ async def prepare(url: str, engine_kwargs: dict[str, Any], *, upgrade: bool,
         return await _run(parsed, engine_kwargs, busy_timeout_s, _check)
     except (OSError, SQLAlchemyError) as exc:
         raise DatabaseError(_unusable(parsed, path, exc)) from exc
-    except ImportError as exc:  # the dialect is known, its driver not installed
-        raise DatabaseError(f"the database driver '{parsed.drivername}' is not installed "
-                            f"({exc.name}); install it, or use {URL_FORMS}") from None
 
 
 URL_FORMS = "sqlite+aiosqlite:///PATH or postgresql+asyncpg://HOST:PORT/DB"
@@ -128,6 +131,11 @@ def parse_url(url: str) -> URL:
     except (ArgumentError, NoSuchModuleError, ValueError):
         raise DatabaseError(f"database_url (BLENDBOT_DATABASE_URL) is not a database URL "
                             f"blendbot can use; use {URL_FORMS}") from None
+    try:
+        dialect.import_dbapi()
+    except ImportError as exc:  # the dialect is known, its driver not installed
+        raise DatabaseError(f"the database driver '{parsed.drivername}' is not installed "
+                            f"({exc.name}); install it, or use {URL_FORMS}") from None
     if not getattr(dialect, "is_async", False):
         raise DatabaseError(f"database_url names the driver '{parsed.drivername}', which is "
                             f"not an asyncio driver; use {URL_FORMS}")

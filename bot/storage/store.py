@@ -6,7 +6,6 @@ import time
 from typing import Any
 
 from sqlalchemy import event, func, select, update
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -70,13 +69,19 @@ class Store:
     async def open(self) -> None:
         """Connect, after bringing the schema up to date (`upgrade`) or checking it is
         (`schema.SchemaError` says what is wrong)."""
-        url = make_url(self.url)
-        await schema.prepare(self.url, self._engine_kwargs, upgrade=self.upgrade,
-                             busy_timeout_s=self.busy_timeout_s)
-        self._engine = create_async_engine(url, **self._engine_kwargs)
-        if url.get_backend_name() == "sqlite":
-            event.listen(self._engine.sync_engine, "connect",
-                         schema.sqlite_pragmas(self.busy_timeout_s))
+        url = schema.parse_url(self.url)
+        engine = create_async_engine(url, **self._engine_kwargs)
+        sqlite = url.get_backend_name() == "sqlite"
+        if sqlite:
+            event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas(self.busy_timeout_s))
+        try:
+            await schema.prepare(self.url, self._engine_kwargs, upgrade=self.upgrade,
+                                 busy_timeout_s=self.busy_timeout_s,
+                                 memory=engine if sqlite and not schema.sqlite_file(url) else None)
+        except BaseException:
+            await engine.dispose()
+            raise
+        self._engine = engine
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
 
     async def close(self) -> None:
