@@ -91,3 +91,22 @@ def _set_version(data: Path, env: dict[str, str], version: str) -> None:
     url = env["BLENDBOT_DATABASE_URL"].replace("postgresql+asyncpg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("UPDATE alembic_version SET version_num = %s", (version,))
+
+
+async def test_pool_size_and_timeouts_come_from_the_config(tmp_path: Path) -> None:
+    from bot.config import load_settings
+    from bot.database import store_for
+
+    settings = load_settings(data_dir=tmp_path, database_pool_size=3,
+                             database_max_overflow=1, database_pool_timeout_s=2.5,
+                             database_busy_timeout_s=0.5)
+    store = store_for(settings)
+    await store.open()
+    try:
+        pool = store.engine.pool
+        assert (pool.size(), pool._max_overflow, pool._timeout) == (3, 1, 2.5)  # type: ignore[attr-defined]
+        async with store.engine.connect() as conn:
+            busy = (await conn.exec_driver_sql("PRAGMA busy_timeout")).scalar()
+        assert busy == 500
+    finally:
+        await store.close()
