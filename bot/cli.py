@@ -89,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except (ConfigError, ModelError, BlendError, DatabaseError) as exc:
         print(f"blendbot: error: {redact(str(exc))}", file=sys.stderr)
+        log.debug("traceback of the failure above", exc_info=exc)
         return 1
     except KeyboardInterrupt:
         return 130

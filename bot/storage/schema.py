@@ -240,19 +240,18 @@ def _recover(conn: Connection, current: str | None) -> None:
                               "backup")
         conn.exec_driver_sql(f'DROP TABLE "{tmp}"')  # the original is intact
         tables.remove(tmp)
-    if current is not None or not tables:
+    ours = [t for t in tables if t in Base.metadata.tables]  # others' tables: not ours
+    if current is not None or not ours:
         return
-    ours = set(Base.metadata.tables)
-    foreign = [t for t in tables if t not in ours]
-    filled = [t for t in tables if t in ours
-              and conn.exec_driver_sql(f'SELECT 1 FROM "{t}" LIMIT 1').first() is not None]
-    if foreign or filled:
+    filled = [t for t in ours
+              if conn.exec_driver_sql(f'SELECT 1 FROM "{t}" LIMIT 1').first() is not None]
+    if filled:
         raise SchemaError(
-            f"the database has tables ({', '.join(sorted(foreign or filled)[:3])}) but no "
-            "schema version (not made by blendbot, or its alembic_version table was "
-            "dropped); restore it from a backup, or move it away to start afresh")
+            f"the database has blendbot's tables ({', '.join(sorted(filled)[:3])}) but no "
+            "schema version (its alembic_version table was dropped?); restore it from a "
+            "backup, or move it away to start afresh")
     for table in reversed(Base.metadata.sorted_tables):  # empty: a first start cut short
-        if table.name in tables:
+        if table.name in ours:
             conn.exec_driver_sql(f'DROP TABLE "{table.name}"')
 
 

@@ -253,4 +253,3 @@ class Store:
         if since_reset:
             self.recent.put(channel_id, messages, limit)
         return messages
-
