@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from .clean import clean_parameters, json_dumps
 from .recent import RecentHistory
 from .store_types import ChannelState, DuplicateMessage, StoredMessage
 from .tables import Base, Channel, Community, Message, User, utcnow
@@ -80,7 +81,10 @@ class Store:
         url = make_url(self.url)
         if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        self._engine = create_async_engine(url, **self._engine_kwargs)
+        self._engine = create_async_engine(url, **{"json_serializer": json_dumps,
+                                                   **self._engine_kwargs})
+        event.listen(self._engine.sync_engine, "before_cursor_execute", clean_parameters,
+                     retval=True)  # no NUL or lone surrogate reaches any database
         if url.get_backend_name() == "sqlite":
             event.listen(self._engine.sync_engine, "connect", _sqlite_pragmas)
         async with self._engine.begin() as conn:
