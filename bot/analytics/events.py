@@ -195,7 +195,7 @@ def event_from_dict(obj: Mapping[str, Any]) -> Event:
         raise EventError("expected a JSON object")
     kind = obj.get("type")
     if kind not in ("message", "feedback", "setting"):
-        raise EventError(f"type: expected message, feedback or setting, got {kind!r}")
+        raise EventError(f"type: expected message, feedback or setting, got {_show(kind)}")
     common: dict[str, Any] = {
         "ts": parse_ts(obj.get("ts")),
         "platform": _choice(obj, "platform", PLATFORMS),
