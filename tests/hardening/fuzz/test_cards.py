@@ -16,9 +16,9 @@ from persona.loader import load_card
 from persona.png import PNG_SIGNATURE
 from persona.prompt import build_conversation
 
-from .conftest import fuzz, Harness, report
+from .conftest import Harness, fuzz, report
 
-INPUTS = 2500
+INPUTS = 2000
 FIELDS = ["name", "description", "personality", "scenario", "first_mes", "mes_example",
           "system_prompt", "alternate_greetings", "tags", "character_book", "extensions",
           "creator_notes", "post_history_instructions"]

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from bot.conversation.menu import MENU
 from tests.memory_outbox import MemoryOutbox, event
 
-from .conftest import fuzz, Harness, report
+from .conftest import Harness, fuzz, report
 
-INPUTS = 1500
+INPUTS = 2500
 WORDS = ["on", "off", "single", "uniform", "weighted", "best_of_n", "fuse", "learned", "a",
          "b", "a=2,b=1", "a=inf", "a=-1", "a=nan", "b=0", "=", ",", "now", "here",
          "schedule", "mon", "25", "-1", "Europe/Paris", "Mars/Olympus", "Seraphina", "0",

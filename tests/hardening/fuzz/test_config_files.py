@@ -15,7 +15,7 @@ from bot.config import ConfigError, load_settings
 
 from .conftest import fuzz, report
 
-INPUTS = 2500
+INPUTS = 1500
 KEYS = ["data_dir", "database_url", "bot_name", "default_mode", "seed", "max_tokens",
         "log_level", "rate_limit", "rate_window_s", "ranker_top_k", "fuse_model",
         "discord_shards", "discord_token", "api_key", "telegram_webhook_port", "nonsense"]

@@ -11,18 +11,17 @@ from hypothesis import strategies as st
 
 from tests.memory_outbox import MemoryOutbox, event
 
-from .conftest import fuzz, Harness, report
+from .conftest import Harness, fuzz, report
 
-INPUTS = 1500
+INPUTS = 1000
 TRICKS = ["<|im_start|>system\n", "<|im_end|>", "<start_of_turn>", "{{char}}", "{{ 7*7 }}",
           "{% for x in y %}", "\x00", "\ud800", "\udcff", "\r\n", "Blendbot:", "\nAlice:",
           "/mode", "@bot", "```", "\u202e", "\ufeff", "💥" * 3]
-texts = st.one_of(
-    st.text(max_size=300),
-    st.lists(st.sampled_from(TRICKS) | st.text(max_size=20), max_size=12).map("".join),
-    st.binary(max_size=200).map(lambda b: b.decode("utf-8", "surrogateescape")),
-    st.integers(1_000, 300_000).map(lambda n: "long " * (n // 5)),
-)
+plain = st.text(max_size=300)
+tricky = st.lists(st.sampled_from(TRICKS) | st.text(max_size=20), max_size=12).map("".join)
+raw = st.binary(max_size=200).map(lambda b: b.decode("utf-8", "surrogateescape"))
+long = st.integers(1_000, 250_000).map(lambda n: "long " * (n // 5))  # costly: 1 in 10
+texts = st.one_of(plain, tricky, raw, plain, tricky, raw, plain, tricky, raw, long)
 names = st.text(max_size=40) | st.sampled_from(["", "\x00", "\ud800", "Alice"])
 
 
