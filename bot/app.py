@@ -9,10 +9,10 @@ from engines.gate import FairGate
 from engines.ranked import RankedOptions
 from engines.ranker import SHIPPED_MODEL
 from engines.ranker.provider import RankerProvider
-from engines.registry import build_model
+from engines.registry import build_model, file_problem_at_start
 from persona import GLOBAL_SYSTEM_PROMPT
 
-from .config import Settings
+from .config import ConfigError, Settings
 from .conversation import Conversations
 from .conversation.service import ChatService, ServiceOptions
 from .database import store_for
@@ -37,6 +37,11 @@ class App:
 
 
 def build_engine(settings: Settings, seed: int | None = None) -> BlendedEngine:
+    """The blend of the configured models; a model file that cannot load stops the start
+    (`ConfigError`: one line naming the file and the fix)."""
+    for spec in settings.models:
+        if (problem := file_problem_at_start(spec, settings.data_dir)) is not None:
+            raise ConfigError(problem)
     models = [build_model(spec, settings.data_dir) for spec in settings.models]
     return BlendedEngine(
         models,
@@ -52,10 +57,10 @@ def build_engine(settings: Settings, seed: int | None = None) -> BlendedEngine:
 
 async def build_app(settings: Settings, seed: int | None = None) -> App:
     """Open the database (migrating it) and wire the objects; models load on first use."""
+    engine = build_engine(settings, seed)  # first: a model file that cannot load stops here
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     store = store_for(settings)
     await store.open()
-    engine = build_engine(settings, seed)
     options = ServiceOptions(
         default_mode=settings.default_mode,
         history_limit=settings.history_limit,

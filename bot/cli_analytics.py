@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.analytics import format_events, parse_events
+from bot.analytics import Event, EventError, format_events, parse_numbered
 
 from .config import Settings
 from .database import store_for
@@ -61,6 +61,7 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 BATCH = 20_000  # events imported per transaction: memory stays bounded by a batch
+SHOWN = 50  # bad lines reported one by one; the rest are counted
 
 
 async def _import(store: Store, path: Path) -> int:
@@ -70,19 +71,30 @@ async def _import(store: Store, path: Path) -> int:
 
     async def flush() -> None:
         nonlocal added, skipped, malformed
-        parsed, errors = parse_events(batch)
-        for err in errors:
-            malformed += 1
-            if malformed <= 50:
-                print(f"{path}:{offset + err.line_no}: skipped: {err.reason}", file=sys.stderr)
+        parsed: list[Event] = []
+        refused: list[tuple[int, str]] = []
+        line_of: dict[int, int] = {}  # id(event) -> its line, for what the store refuses
+        for line_no, item in parse_numbered(batch, offset + 1):
+            if isinstance(item, EventError):
+                refused.append((line_no, str(item)))
+            else:
+                parsed.append(item)
+                line_of[id(item)] = line_no
         result = await events.import_events(parsed, catch_up=False)
         added, skipped = added + result.added, skipped + result.skipped
+        refused += [(line_of[id(e)], "feedback on a message that is not in the file or "
+                     "the database") for e in result.missing]
+        for line_no, reason in sorted(refused):
+            malformed += 1
+            if malformed <= SHOWN:
+                print(f"{path}:{line_no}: skipped: {reason}", file=sys.stderr)
 
     offset = 0
     try:
-        with path.open(encoding="utf-8") as f:
+        # A bad byte spoils only its line (refused there as not valid UTF-8).
+        with path.open(encoding="utf-8", errors="surrogateescape") as f:
             for line in f:
-                batch.append(line.removeprefix("\ufeff") if not offset and not batch else line)
+                batch.append(line)
                 if len(batch) >= BATCH:
                     await flush()
                     offset += len(batch)
@@ -90,11 +102,9 @@ async def _import(store: Store, path: Path) -> int:
             await flush()
     except OSError as exc:
         raise AnalyticsUsageError(f"cannot read {path}: {exc.strerror}") from None
-    except UnicodeDecodeError:
-        raise AnalyticsUsageError(f"{path} is not UTF-8 text") from None
     await Rollups(store).catch_up()
-    if malformed > 50:
-        print(f"{path}: … and {malformed - 50} more malformed lines", file=sys.stderr)
+    if malformed > SHOWN:
+        print(f"{path}: … and {malformed - SHOWN} more malformed lines", file=sys.stderr)
     print(f"imported {added} events, {skipped} already present, "
           f"{malformed} malformed lines skipped")
     return 0

@@ -17,7 +17,9 @@ async def run(settings: Settings, as_json: bool) -> int:
         settings.models, settings.data_dir, include_local=False, timeout_s=PROBE_TIMEOUT_S)}
     rows: list[dict[str, Any]] = []
     for spec in settings.models:
-        local = spec.source(settings.data_dir).local_path() if spec.path else None
+        source = spec.source(settings.data_dir) if spec.path else None
+        local = source.local_path() if source else None
+        problem = source.problem(gguf=spec.backend == "llamacpp") if source else None
         rows.append({
             "id": spec.id,
             "backend": spec.backend,
@@ -25,6 +27,7 @@ async def run(settings: Settings, as_json: bool) -> int:
             "endpoints": list(spec.urls) if not spec.path else [],
             "file": str(local) if local else None,
             "file_present": bool(local and local.is_file()),
+            "file_problem": problem,  # a broken, truncated or non-GGUF file: why
             "n_ctx": spec.n_ctx,
             "prompt_format": spec.prompt_format,
             "weight": spec.weight,
@@ -37,7 +40,8 @@ async def run(settings: Settings, as_json: bool) -> int:
     for r in rows:
         where = r["file"] or r["path"] or ", ".join(r["endpoints"])
         if r["path"]:
-            state = "present" if r["file_present"] else "not yet on disk"
+            state = ("broken: " + r["file_problem"] if r["file_present"] and r["file_problem"]
+                     else "present" if r["file_present"] else "not yet on disk")
         else:
             state = (r["health"] or {}).get("state", "unchecked")
         print(f"{r['id']:<16} {r['backend']:<10} n_ctx={r['n_ctx']:<6} "

@@ -24,6 +24,8 @@ from engines import MODE_NAMES
 from engines.registry import DEFAULT_MODELS, ModelSpec, spec_error
 
 SECRET_FIELDS = ("discord_token", "telegram_token")
+SECRET_KEY = re.compile(r"(token|api_?key|password|passwd|secret|authorization|bearer)$",
+                        re.IGNORECASE)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -47,7 +49,8 @@ def config_file() -> Path | None:
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="BLENDBOT_", extra="forbid")
+    model_config = SettingsConfigDict(env_prefix="BLENDBOT_", extra="forbid",
+                                      allow_inf_nan=False)
 
     data_dir: Path = Field(default_factory=lambda: platformdirs.user_data_path("blendbot"))
     database_url: str | None = None  # default: SQLite in data_dir
@@ -123,6 +126,9 @@ class Settings(BaseSettings):
             raise ValueError(f"duplicate model id '{dupes[0]}'")
         if not value:
             raise ValueError("at least one model is needed")
+        if all(m.weight == 0 for m in value):
+            raise ValueError("every model has weight 0, so none could ever be drawn; give "
+                             "at least one a weight above 0")
         return value
 
     @model_validator(mode="after")
@@ -198,14 +204,36 @@ class _SecretEnv(PydanticBaseSettingsSource):
         return {f: os.environ[f.upper()] for f in SECRET_FIELDS if os.environ.get(f.upper())}
 
 
+def secret_keys(data: object, where: str = "") -> list[str]:
+    """Where in a parsed TOML document a key names a secret (`models.0.extra_params.api_key`);
+    `*_env` keys name an environment variable and are fine."""
+    found: list[str] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            path = f"{where}.{key}" if where else str(key)
+            name = str(key).lower()
+            if not name.endswith("_env") and (name in SECRET_FIELDS or SECRET_KEY.search(name)):
+                found.append(path)
+            found += secret_keys(value, path)
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            found += secret_keys(value, f"{where}.{i}")
+    return found
+
+
 class _TomlWithoutSecrets(TomlConfigSettingsSource):
     def __call__(self) -> dict[str, Any]:
         data = super().__call__()
-        leaked = [k for k in data if k in SECRET_FIELDS or k.endswith(("token", "api_key"))]
-        if leaked:
+        leaked = secret_keys(data)
+        if leaked and "." not in leaked[0]:
             raise ConfigError(
                 f"{leaked[0]} must not be in the config file; set it in the environment "
                 f"({leaked[0].upper()})"
+            )
+        if leaked:
+            raise ConfigError(
+                f"{leaked[0]} looks like a secret and must not be in the config file; keep "
+                "it in the environment (a model's API key: name its variable in api_key_env)"
             )
         return data
 

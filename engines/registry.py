@@ -42,7 +42,7 @@ class SpecError(ValueError):
 class ModelSpec(BaseModel):
     """One `[[models]]` table."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
     backend: BackendName = "llamacpp"
@@ -158,6 +158,18 @@ class ModelSpec(BaseModel):
         if self.path is None:
             raise SpecError(f"model '{self.id}' has no path (backend {self.backend})")
         return ModelSource(self.path, data_dir)
+
+
+def file_problem_at_start(spec: ModelSpec, data_dir: Path) -> str | None:
+    """Why a local model's file cannot be used, checked before serving (None: fine, remote,
+    or a package assembles it when first used, repairing a broken copy)."""
+    if spec.path is None:
+        return None
+    source = spec.source(data_dir)
+    if source.assembles and source.local_path() is not None:
+        return None
+    found = source.problem(gguf=spec.backend == "llamacpp")
+    return found and f"model '{spec.id}': {found}"
 
 
 def spec_error(exc: ValidationError) -> SpecError | None:

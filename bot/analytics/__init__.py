@@ -17,6 +17,7 @@ from bot.analytics.events import (
     event_to_json,
     format_events,
     parse_events,
+    parse_numbered,
 )
 from bot.analytics.options import AnalysisOptions
 from bot.analytics.report import Report, build_report
@@ -38,5 +39,6 @@ __all__ = [
     "event_to_json",
     "format_events",
     "parse_events",
+    "parse_numbered",
     "summary_text",
 ]

@@ -22,10 +22,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Literal, NamedTuple, TypeAlias
 
+from engines import MODE_NAMES
+
 PLATFORMS = ("discord", "telegram", "console")
 ROLES = ("user", "bot")
 FEEDBACK_KINDS = ("up", "down", "regenerate")
 SETTINGS = ("mode", "persona")
+ID_CHARS = 64  # ids (community, channel, user, message, model) as the database keeps them
+VALUE_CHARS = 100  # a setting's value
+# Any time zone can still show these days, and every database can store them.
+EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
 
 Platform: TypeAlias = Literal["discord", "telegram", "console"]
 Role: TypeAlias = Literal["user", "bot"]
@@ -95,6 +101,12 @@ class ParseResult(NamedTuple):
     errors: list[LineError]
 
 
+def _show(value: object) -> str:
+    """A value for an error line: its repr, cut short (an error never echoes 100 KB)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
 def parse_ts(value: object) -> datetime:
     """An ISO 8601 timestamp with a zone (`Z` or an offset) as an aware UTC datetime."""
     if not isinstance(value, str):
@@ -102,10 +114,16 @@ def parse_ts(value: object) -> datetime:
     try:
         ts = datetime.fromisoformat(value)
     except ValueError:
-        raise EventError(f"ts: not an ISO 8601 timestamp: {value!r}") from None
+        raise EventError(f"ts: not an ISO 8601 timestamp: {_show(value)}") from None
     if ts.tzinfo is None or ts.utcoffset() is None:
-        raise EventError(f"ts: no timezone in {value!r} (use Z for UTC)")
-    return ts.astimezone(UTC)
+        raise EventError(f"ts: no timezone in {_show(value)} (use Z for UTC)")
+    try:
+        utc = ts.astimezone(UTC)
+    except OverflowError:  # before year 1 or after 9999 in UTC
+        utc = None
+    if utc is None or not EARLIEST <= utc < LATEST:
+        raise EventError(f"ts: {_show(value)} is out of range (years 1970 to 9998)")
+    return utc
 
 
 def as_utc(ts: datetime) -> datetime:
@@ -122,32 +140,53 @@ def format_ts(ts: datetime) -> str:
     return utc.replace(tzinfo=None).isoformat(timespec=spec) + "Z"
 
 
+def _valid(key: str, value: str, limit: int | None, ident: bool = True) -> str:
+    if limit is not None and len(value) > limit:
+        raise EventError(f"{key}: longer than {limit} characters ({len(value)})")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise EventError(f"{key}: not valid UTF-8 (a lone surrogate or a bad byte)") from None
+    if ident and "\x00" in value:
+        raise EventError(f"{key}: contains a NUL character")
+    return value
+
+
 def _str(obj: Mapping[str, Any], key: str) -> str:
     value = obj.get(key)
     if not isinstance(value, str) or not value:
         raise EventError(f"{key}: expected a non-empty string")
-    return value
+    return _valid(key, value, ID_CHARS)
 
 
 def _text(obj: Mapping[str, Any], key: str) -> str:
     value = obj.get(key, "")
     if not isinstance(value, str):
         raise EventError(f"{key}: expected a string")
-    return value
+    return _valid(key, value, None, ident=False)  # a NUL is dropped when it is stored
 
 
-def _optional(obj: Mapping[str, Any], key: str) -> str | None:
+def _optional(obj: Mapping[str, Any], key: str, limit: int = ID_CHARS) -> str | None:
     value = obj.get(key)
     if value is not None and not isinstance(value, str):
         raise EventError(f"{key}: expected a string or null")
-    return value
+    return value if value is None else _valid(key, value, limit)
 
 
 def _choice(obj: Mapping[str, Any], key: str, choices: tuple[str, ...]) -> Any:
     value = obj.get(key)
-    if value not in choices:
-        raise EventError(f"{key}: expected one of {', '.join(choices)}, got {value!r}")
+    if not isinstance(value, str) or value not in choices:
+        raise EventError(f"{key}: expected one of {', '.join(choices)}, got {_show(value)}")
     return value
+
+
+def _setting(obj: Mapping[str, Any]) -> tuple[SettingName, str | None]:
+    setting: SettingName = _choice(obj, "setting", SETTINGS)
+    value = _optional(obj, "value", VALUE_CHARS)
+    if setting == "mode" and value is not None and value not in MODE_NAMES:
+        raise EventError(f"value: unknown mode {_show(value)} "
+                         f"(expected one of {', '.join(MODE_NAMES)} or null)")
+    return setting, value
 
 
 def event_from_dict(obj: Mapping[str, Any]) -> Event:
@@ -156,7 +195,7 @@ def event_from_dict(obj: Mapping[str, Any]) -> Event:
         raise EventError("expected a JSON object")
     kind = obj.get("type")
     if kind not in ("message", "feedback", "setting"):
-        raise EventError(f"type: expected message, feedback or setting, got {kind!r}")
+        raise EventError(f"type: expected message, feedback or setting, got {_show(kind)}")
     common: dict[str, Any] = {
         "ts": parse_ts(obj.get("ts")),
         "platform": _choice(obj, "platform", PLATFORMS),
@@ -176,9 +215,8 @@ def event_from_dict(obj: Mapping[str, Any]) -> Event:
         return FeedbackEvent(
             message=_str(obj, "message"), kind=_choice(obj, "kind", FEEDBACK_KINDS), **common
         )
-    return SettingEvent(
-        setting=_choice(obj, "setting", SETTINGS), value=_optional(obj, "value"), **common
-    )
+    setting, value = _setting(obj)
+    return SettingEvent(setting=setting, value=value, **common)
 
 
 def event_to_dict(event: Event) -> dict[str, Any]:
@@ -224,13 +262,54 @@ def event_to_json(event: Event) -> str:
     return json.dumps(event_to_dict(event), ensure_ascii=False)
 
 
+MAX_DEPTH = 64  # deeper JSON is no event (and would exhaust the parser's stack)
+
+
 def parse_line(line: str) -> Event:
     """The event on one JSONL line; `EventError` if it is not valid JSON or not an event."""
+    if line.count("[") + line.count("{") > MAX_DEPTH and _depth(line) > MAX_DEPTH:
+        raise EventError(f"invalid JSON: nested deeper than {MAX_DEPTH} levels")
     try:
         obj = json.loads(line)
     except json.JSONDecodeError as exc:
         raise EventError(f"invalid JSON: {exc.msg} at column {exc.colno}") from None
+    except (ValueError, RecursionError):  # e.g. an integer of more than 4,300 digits
+        raise EventError("invalid JSON: a number too long to read") from None
     return event_from_dict(obj)
+
+
+def _depth(line: str) -> int:
+    """How deep brackets nest in `line`, outside strings."""
+    deepest = depth = 0
+    in_string = escaped = False
+    for char in line:
+        if in_string:
+            escaped, in_string = (False, True) if escaped else (char == "\\", char != '"')
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def parse_numbered(lines: Iterable[str], first: int = 1
+                   ) -> Iterator[tuple[int, Event | EventError]]:
+    """Each non-blank line's number (from `first`) and its event or why it is not one.
+
+    A UTF-8 byte-order mark on the first line is ignored.
+    """
+    for line_no, line in enumerate(lines, start=first):
+        if line_no == 1:
+            line = line.removeprefix("\ufeff")
+        if not line.strip():
+            continue
+        try:
+            yield line_no, parse_line(line)
+        except EventError as exc:
+            yield line_no, exc
 
 
 def parse_events(lines: Iterable[str]) -> ParseResult:
@@ -240,15 +319,11 @@ def parse_events(lines: Iterable[str]) -> ParseResult:
     """
     events: list[Event] = []
     errors: list[LineError] = []
-    for line_no, line in enumerate(lines, start=1):
-        if line_no == 1:
-            line = line.removeprefix("\ufeff")
-        if not line.strip():
-            continue
-        try:
-            events.append(parse_line(line))
-        except EventError as exc:
-            errors.append(LineError(line_no, str(exc)))
+    for line_no, item in parse_numbered(lines):
+        if isinstance(item, EventError):
+            errors.append(LineError(line_no, str(item)))
+        else:
+            events.append(item)
     return ParseResult(events, errors)
 
 

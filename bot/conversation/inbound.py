@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+
+from ..storage.clean import clean_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,13 @@ class InboundEvent:
     mentions_bot: bool = False
     is_dm: bool = False
     attachments: int = 0  # files, images, stickers: not read (yet)
+
+    def __post_init__(self) -> None:
+        # Once for every platform: no NUL, no lone surrogate (a stray byte on stdin).
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, str) and (cleaned := clean_text(value)) is not value:
+                object.__setattr__(self, f.name, cleaned)
 
     @property
     def plausibly_addressed(self) -> bool:

@@ -25,7 +25,8 @@ _ROLE_IN: dict[Role, str] = {"user": "user", "bot": "assistant"}
 @dataclass(frozen=True, slots=True)
 class ImportResult:
     added: int
-    skipped: int  # already there (same ids) or pointing at nothing
+    skipped: int  # already there (same ids)
+    missing: tuple[Event, ...] = ()  # feedback on a message that is in neither place
 
 
 class Events:
@@ -182,12 +183,15 @@ class Events:
             settings = {(c, k, v, _utc(t)) for c, k, v, t in await s.execute(
                 select(SettingChange.channel_id, SettingChange.setting, SettingChange.value,
                        SettingChange.created_at).where(SettingChange.channel_id.in_(ids)))}
-            new_feedback, new_settings = [], []
+            new_feedback, new_settings, missing = [], [], []
             for e in events:
                 cid, uid = channels[e.platform, e.channel], users[e.platform, e.user]
                 if isinstance(e, FeedbackEvent):
                     target = known.get((cid, e.message))
-                    if target is None or (target, uid, e.kind) in feedback:
+                    if target is None:
+                        missing.append(e)
+                        continue
+                    if (target, uid, e.kind) in feedback:
                         continue
                     feedback.add((target, uid, e.kind))
                     new_feedback.append({"message_id": target, "user_id": uid, "kind": e.kind,
@@ -207,7 +211,7 @@ class Events:
         if catch_up:  # else the caller runs `Rollups.catch_up` once after its batches
             await Rollups(self.store).catch_up(set(communities.values()))
         added = len(new_messages) + len(new_feedback) + len(new_settings)
-        return ImportResult(added, len(events) - added)
+        return ImportResult(added, len(events) - added - len(missing), tuple(missing))
 
 
 def _table(model: type[Base]) -> Table:

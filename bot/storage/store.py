@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from . import schema
+from .clean import clean_parameters, json_dumps
 from .recent import RecentHistory
 from .store_types import ChannelState, DuplicateMessage, StoredMessage
 from .tables import Base, Channel, Community, Message, User, utcnow
@@ -70,7 +71,10 @@ class Store:
         """Connect, after bringing the schema up to date (`upgrade`) or checking it is
         (`schema.SchemaError` says what is wrong)."""
         url = schema.parse_url(self.url)
-        engine = create_async_engine(url, **self._engine_kwargs)
+        engine = create_async_engine(url, **{"json_serializer": json_dumps,
+                                              **self._engine_kwargs})
+        event.listen(engine.sync_engine, "before_cursor_execute", clean_parameters,
+                     retval=True)  # no NUL or lone surrogate reaches any database
         sqlite = url.get_backend_name() == "sqlite"
         if sqlite:
             event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas(self.busy_timeout_s))
