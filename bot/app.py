@@ -71,5 +71,5 @@ def assemble(settings: Settings, store: Store, engine: BlendedEngine,
              options: ServiceOptions) -> App:
     """The core over an open store and an engine (tests build theirs the same way)."""
     service = ChatService(store, engine, options)
-    reports = ReportService(store, settings.database)
+    reports = ReportService(store)
     return App(settings, store, engine, service, Conversations(service, reports), reports)
