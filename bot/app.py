@@ -16,6 +16,7 @@ from .config import Settings
 from .conversation import Conversations
 from .conversation.service import ChatService, ServiceOptions
 from .reports.scheduler import ReportService
+from .shared_windows import SharedWindows
 from .storage import Store
 
 
@@ -27,10 +28,13 @@ class App:
     service: ChatService
     core: Conversations
     reports: ReportService | None = None
+    shared: SharedWindows | None = None
 
     async def close(self) -> None:
         if self.reports is not None:
             await self.reports.shutdown()
+        if self.shared is not None:
+            await self.shared.close()
         await self.engine.close()
         await self.store.close()
 
@@ -72,4 +76,6 @@ def assemble(settings: Settings, store: Store, engine: BlendedEngine,
     """The core over an open store and an engine (tests build theirs the same way)."""
     service = ChatService(store, engine, options)
     reports = ReportService(store)
-    return App(settings, store, engine, service, Conversations(service, reports), reports)
+    shared = SharedWindows.from_url(settings.redis_url) if settings.redis_url else None
+    core = Conversations(service, reports, shared=shared)
+    return App(settings, store, engine, service, core, reports, shared)

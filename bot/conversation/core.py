@@ -10,6 +10,7 @@ from typing import Literal, TypeVar
 
 from ..ratelimit import RateLimiter
 from ..reports.scheduler import ReportService
+from ..shared_windows import SharedWindows
 from .admins import AdminCache
 from .commands import CommandResult, Commands
 from .inbound import InboundEvent
@@ -42,11 +43,11 @@ GONE = "I no longer have this reply."
 
 class Conversations:
     def __init__(self, service: ChatService, reports: ReportService | None = None,
-                 pacer: Pacer | None = None) -> None:
+                 pacer: Pacer | None = None, shared: SharedWindows | None = None) -> None:
         self.service = service
         self.commands = Commands(service, reports)
         self.reports = reports
-        self.pacer = pacer or Pacer()
+        self.pacer = pacer or Pacer(shared=shared)
         self.admins = AdminCache()  # adapters' "is this user an admin here?" answers
         self.pending = PendingMessages()
         options = service.options
@@ -56,7 +57,7 @@ class Conversations:
         reply = (prompt, generate, PostProcess(), StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(service, self.pending),
-            RateLimit(RateLimiter(options.rate_limit, options.rate_window_s),
+            RateLimit(RateLimiter(options.rate_limit, options.rate_window_s, shared=shared),
                       options.rate_limit_exempt),
             RecordMessage(service, self.pending), *reply,
         ])
