@@ -9,6 +9,7 @@ logged once, and Redis is tried again a little later.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -94,6 +95,28 @@ class SharedWindows:
             log.warning("Redis is back: limits are shared again")
             self._down_until = 0.0
         return int(wait_ms) / 1000.0
+
+    async def take_turn(self, key: str, every_s: float) -> bool:
+        """Wait until no process has taken a turn at `key` in the last `every_s` seconds, then
+        take one (a lock that is never released: it lapses). False when Redis is away."""
+        from redis.exceptions import RedisError
+
+        while True:
+            if time.monotonic() < self._down_until:
+                return False
+            try:
+                if await self.client.set(PREFIX + key, uuid.uuid4().hex, nx=True,
+                                         px=int(every_s * 1000)):
+                    return True
+                left_ms = await self.client.pttl(PREFIX + key)
+            except (RedisError, OSError, TimeoutError) as exc:
+                if self._down_until == 0.0:
+                    log.warning("Redis is unreachable (%s): turns are taken in this process "
+                                "only until it is back", exc)
+                self._down_until = time.monotonic() + RETRY_AFTER_S
+                return False
+            await asyncio.sleep(max(0.05, min(left_ms / 1000.0, every_s)) if left_ms > 0
+                                else 0.05)
 
     async def close(self) -> None:
         await self.client.aclose()

@@ -47,6 +47,7 @@ class Conversations:
         self.service = service
         self.commands = Commands(service, reports)
         self.reports = reports
+        self.shared = shared  # Redis, shared by the bot's processes (None: in process)
         self.pacer = pacer or Pacer(shared=shared)
         self.admins = AdminCache()  # adapters' "is this user an admin here?" answers
         self.pending = PendingMessages()
