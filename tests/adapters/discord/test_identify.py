@@ -4,6 +4,7 @@ identify at most once per `max_concurrency` bucket every 5 s, as Discord require
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from pathlib import Path
 
@@ -37,3 +38,19 @@ async def test_two_processes_identify_once_per_bucket_every_5_s(tmp_path: Path,
     assert max(at.values()) - min(at.values()) < 9.0, fake.identified_at
     for err in errs:
         assert b"Traceback" not in err, err.decode()[-2000:]
+
+
+async def test_redis_away_the_process_still_identifies_and_says_so_once(
+        tmp_path: Path, fake: FakeDiscord) -> None:
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{s.getsockname()[1]}/0"
+    proc = await blendbot_run(tmp_path, fake, fake.valid_token,
+                              BLENDBOT_DISCORD_SHARDS="0-1/2", BLENDBOT_REDIS_URL=dead)
+    try:
+        await until(lambda: len(fake.identified_at) == 2, 60)  # discord.py's own pacing
+    finally:
+        proc.terminate()
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+    assert err.decode().count("Redis is unreachable") == 1, err.decode()[-2000:]
+    assert b"Traceback" not in err
