@@ -17,6 +17,7 @@ from .conversation import Conversations
 from .conversation.service import ChatService, ServiceOptions
 from .database import store_for
 from .reports.scheduler import ReportService
+from .shared_windows import SharedWindows
 from .storage import Store
 
 
@@ -28,10 +29,13 @@ class App:
     service: ChatService
     core: Conversations
     reports: ReportService | None = None
+    shared: SharedWindows | None = None
 
     async def close(self) -> None:
         if self.reports is not None:
             await self.reports.shutdown()
+        if self.shared is not None:
+            await self.shared.close()
         await self.engine.close()
         await self.store.close()
 
@@ -77,5 +81,7 @@ def assemble(settings: Settings, store: Store, engine: BlendedEngine,
              options: ServiceOptions) -> App:
     """The core over an open store and an engine (tests build theirs the same way)."""
     service = ChatService(store, engine, options)
-    reports = ReportService(store, settings.database)
-    return App(settings, store, engine, service, Conversations(service, reports), reports)
+    reports = ReportService(store)
+    shared = SharedWindows.from_url(settings.redis_url) if settings.redis_url else None
+    core = Conversations(service, reports, shared=shared)
+    return App(settings, store, engine, service, core, reports, shared)

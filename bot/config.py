@@ -80,6 +80,10 @@ class Settings(BaseSettings):
     ranker_top_k: int = Field(default=3, ge=2, le=8)  # candidates `fuse` merges
     fuse_model: str | None = None  # the model that fuses; default the first healthy member
 
+    # several processes, one bot: per-user limits, platform budgets and Discord's identify
+    # pacing shared through this Redis (e.g. redis://host:6379/0); unset: in process
+    redis_url: str | None = Field(default=None, exclude=True)
+
     # Discord (DISCORD_TOKEN from the environment)
     discord_api_url: str = "https://discord.com/api/v10"
     discord_gateway_url: str | None = None

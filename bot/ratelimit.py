@@ -1,22 +1,45 @@
-"""Per-user sliding-window rate limit: at most N messages in any W seconds."""
+"""Per-user sliding-window rate limit: at most N messages in any W seconds.
+
+Counted in Redis, across every process, when given `SharedWindows`; in process otherwise
+(and while Redis is away)."""
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+
+from .shared_windows import SharedWindows
+
+
+@dataclass(frozen=True, slots=True)
+class _UserWindow:
+    key: str
+    limit: int
+    period_s: float
 
 
 class RateLimiter:
     def __init__(self, limit: int, window_s: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 shared: SharedWindows | None = None) -> None:
         self.limit = limit
         self.window_s = window_s
+        self.shared = shared
         self._clock = clock
         self._hits: defaultdict[Hashable, deque[float]] = defaultdict(deque)
 
-    def check(self, key: Hashable) -> float:
+    async def check(self, key: Hashable) -> float:
         """0 if `key` may go now (and count it), else the seconds until it may."""
+        if self.shared is not None:
+            name = "rate:" + ":".join(map(str, key)) if isinstance(key, tuple) else f"rate:{key}"
+            wait = await self.shared.claim([_UserWindow(name, self.limit, self.window_s)])
+            if wait is not None:
+                return wait
+        return self.check_local(key)
+
+    def check_local(self, key: Hashable) -> float:
         now = self._clock()
         hits = self._hits[key]
         while hits and hits[0] <= now - self.window_s:

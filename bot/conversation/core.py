@@ -11,6 +11,7 @@ from typing import Literal, TypeVar
 from ..logs import log_failure
 from ..ratelimit import RateLimiter
 from ..reports.scheduler import ReportService
+from ..shared_windows import SharedWindows
 from .admins import AdminCache
 from .commands import CommandResult, Commands
 from .inbound import InboundEvent
@@ -43,11 +44,12 @@ GONE = "I no longer have this reply."
 
 class Conversations:
     def __init__(self, service: ChatService, reports: ReportService | None = None,
-                 pacer: Pacer | None = None) -> None:
+                 pacer: Pacer | None = None, shared: SharedWindows | None = None) -> None:
         self.service = service
         self.commands = Commands(service, reports)
         self.reports = reports
-        self.pacer = pacer or Pacer()
+        self.shared = shared  # Redis, shared by the bot's processes (None: in process)
+        self.pacer = pacer or Pacer(shared=shared)
         self.admins = AdminCache()  # adapters' "is this user an admin here?" answers
         self.pending = PendingMessages()
         options = service.options
@@ -57,7 +59,7 @@ class Conversations:
         reply = (prompt, generate, PostProcess(), StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(service, self.pending),
-            RateLimit(RateLimiter(options.rate_limit, options.rate_window_s),
+            RateLimit(RateLimiter(options.rate_limit, options.rate_window_s, shared=shared),
                       options.rate_limit_exempt),
             RecordMessage(service, self.pending), *reply,
         ])

@@ -1,4 +1,5 @@
-"""Outbound pacing: sliding-window budgets of platform calls, shared by all replies."""
+"""Outbound pacing: sliding-window budgets of platform calls, shared by all replies (and by
+every process, in Redis, when the pacer is given `SharedWindows`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from weakref import WeakValueDictionary
+
+from ..shared_windows import SharedWindows
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,10 +24,14 @@ class Budget:
 
 class Pacer:
     """Counts sends and edits per budget key. One per process, shared by every reply, so
-    three replies streaming into one group together stay within the group's budget."""
+    three replies streaming into one group together stay within the group's budget. With
+    `shared`, budgets are counted in Redis so that all processes of the bot share them; while
+    Redis is away, in process."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 shared: SharedWindows | None = None) -> None:
         self._clock = clock
+        self.shared = shared
         self._hits: dict[str, deque[float]] = {}
         self._queues: WeakValueDictionary[tuple[str, ...], asyncio.Lock] = WeakValueDictionary()
 
@@ -45,12 +52,17 @@ class Pacer:
                 wait = max(wait, hits[len(hits) - allowed] + budget.period_s - now)
         return wait
 
-    def try_take(self, budgets: Sequence[Budget], reserve: float = 0.0) -> bool:
-        """Count one call now if it fits (with `reserve` left over), else count nothing."""
-        if self.wait_s(budgets, reserve) > 0:
-            return False
-        self._count(budgets)
-        return True
+    async def claim(self, budgets: Sequence[Budget], reserve: float = 0.0) -> float:
+        """Count one call now if it fits (with `reserve` left over): 0.0; else count nothing
+        and return the seconds until it would fit."""
+        if self.shared is not None:
+            wait = await self.shared.claim(budgets, reserve)
+            if wait is not None:
+                return wait
+        wait = self.wait_s(budgets, reserve)
+        if wait <= 0:
+            self._count(budgets)
+        return wait
 
     async def take(self, budgets: Sequence[Budget]) -> None:
         """Wait until one call fits every budget, then count it; callers waiting on the same
@@ -61,11 +73,10 @@ class Pacer:
             queue = self._queues[key] = asyncio.Lock()
         async with queue:
             while True:
-                wait = self.wait_s(budgets)
+                wait = await self.claim(budgets)
                 if wait <= 0:
-                    break
+                    return
                 await asyncio.sleep(wait + 0.005)  # the window moves on by the clock alone
-            self._count(budgets)
 
     def _count(self, budgets: Sequence[Budget]) -> None:
         now = self._clock()

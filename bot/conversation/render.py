@@ -163,8 +163,9 @@ class LivePreview:
         if not text or text == self._shown:
             return
         budgets = self.limits.budgets
-        if not self.pacer.try_take(budgets, PREVIEW_RESERVE):
-            self._next_at = self._loop.time() + self.pacer.wait_s(budgets, PREVIEW_RESERVE)
+        wait = await self.pacer.claim(budgets, PREVIEW_RESERVE)
+        if wait > 0:
+            self._next_at = self._loop.time() + wait
             self._wake.set()
             return
         try:

@@ -1,34 +1,37 @@
-"""Weekly reports on a schedule: APScheduler 3 jobs persisted in the database.
+"""Weekly reports on a schedule, sent exactly once per community and period by any process.
 
-Each community with a report channel has one cron job (its weekday, hour and timezone;
-default Monday 09:00 UTC). Jobs live in APScheduler's SQLAlchemy job store, so they survive
-restarts; with coalescing and a week of misfire grace, a report missed while the bot was down
-is sent once when it returns. Platform adapters register a sink that posts a report.
+Each community with a report channel is due every week at its weekday and hour in its
+timezone (default Monday 09:00 UTC). Every process runs the same small loop: it wakes up at
+the next due time (or every `poll_s`, to see schedules other processes changed), and for each
+community whose latest due period is not yet settled it *claims* the run in the database
+(bot/reports/runs.py), sends it, and marks it sent once the platform accepted it. The claim
+is a lease: a sender killed mid-send is taken over by another process when it lapses. A
+report missed while every process was down is sent once when one returns (only the latest
+period is owed: missed weeks coalesce). Platform adapters register a sink that posts it.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import socket
+import uuid
 import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, update
-from sqlalchemy.engine import make_url
 
 from ..storage import Store
 from ..storage.tables import Community
+from . import runs
 from .build import community_report
 
 log = logging.getLogger(__name__)
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-MISFIRE_GRACE_S = 7 * 24 * 3600
 Sink = Callable[[str, str, bytes | None], Awaitable[None]]  # (channel id, text, png)
-_running: dict[str, ReportService] = {}  # set by start(); persisted jobs find it by name
 
 
 class ScheduleError(ValueError):
@@ -60,75 +63,117 @@ def parse_schedule(weekday: str, hour: str | int, timezone: str) -> Schedule:
     return Schedule(day, h, timezone.strip())
 
 
-def sync_url(async_url: str) -> str | None:
-    """The job store's (synchronous) URL for the bot's database; None for in-memory SQLite."""
-    url = make_url(async_url)
-    backend = url.get_backend_name()
-    if backend == "sqlite":
-        return None if url.database in (None, "", ":memory:") else str(
-            url.set(drivername="sqlite"))
-    if backend == "postgresql":
-        return url.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
-    return url.set(drivername=backend).render_as_string(hide_password=False)
+def latest_due(schedule: Schedule, now: datetime) -> datetime:
+    """The latest due time at or before `now` (UTC) of a weekly schedule."""
+    tz = zoneinfo.ZoneInfo(schedule.timezone)
+    today = now.astimezone(tz).date()
+    weekday = WEEKDAYS.index(schedule.weekday)
+    for back in range(8):
+        day = today - timedelta(days=back)
+        if day.weekday() == weekday:
+            due = datetime(day.year, day.month, day.day, schedule.hour, tzinfo=tz).astimezone(UTC)
+            if due <= now:
+                return due
+    raise AssertionError("a weekly schedule is due within 8 days")  # pragma: no cover
 
 
-async def run_weekly_report(name: str, community_id: int) -> None:
-    """The persisted job: find the running service and send one community's report."""
-    service = _running.get(name)
-    if service is None:
-        log.warning("report job for community %s ran with no report service", community_id)
-        return
-    await service.send(community_id)
+def next_due(schedule: Schedule, now: datetime) -> datetime:
+    """The first due time after `now` (UTC)."""
+    return latest_due(schedule, now + timedelta(days=7))
+
+
+def period_of(due: datetime) -> str:
+    return due.astimezone(UTC).strftime("%Y-%m-%dT%H:%MZ")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 class ReportService:
-    def __init__(self, store: Store, database_url: str, name: str = "default") -> None:
+    """Sends due weekly reports; safe to run in any number of processes over one database."""
+
+    def __init__(self, store: Store, *, poll_s: float = 30.0, lease_s: float = 300.0,
+                 owner: str | None = None) -> None:
         self.store = store
-        self.database_url = database_url
-        self.name = name
+        self.poll_s = poll_s
+        self.lease_s = lease_s  # longer than any send takes; a killed sender is retried after
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self.sinks: dict[str, Sink] = {}
-        self.scheduler: AsyncIOScheduler | None = None
         self.sent: list[tuple[int, str]] = []  # (community id, channel) of reports sent
+        self._task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
 
     def register_sink(self, platform: str, sink: Sink) -> None:
         self.sinks[platform] = sink
-
-    def _job_id(self, community_id: int) -> str:
-        return f"report-{community_id}"
+        self._wake.set()
 
     async def start(self) -> None:
-        """Start the scheduler; communities with a report channel get a job if they lack one."""
-        url = sync_url(self.database_url)
-        store = SQLAlchemyJobStore(url=url) if url else MemoryJobStore()
-        self.scheduler = AsyncIOScheduler(
-            jobstores={"default": store},
-            job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_S,
-                          "max_instances": 1},
-            timezone="UTC",
-        )
-        _running[self.name] = self
-        self.scheduler.start()
-        async with self.store.session() as s:
-            rows = (await s.scalars(
-                select(Community).where(Community.report_channel.is_not(None)))).all()
-        for row in rows:
-            if self.scheduler.get_job(self._job_id(row.id)) is None:
-                self._add_job(row.id, Schedule(row.report_weekday, row.report_hour,
-                                               row.report_timezone))
-
-    def _add_job(self, community_id: int, schedule: Schedule) -> None:
-        assert self.scheduler is not None
-        self.scheduler.add_job(
-            run_weekly_report,
-            CronTrigger(day_of_week=schedule.weekday, hour=schedule.hour, minute=0,
-                        timezone=schedule.timezone),
-            args=[self.name, community_id], id=self._job_id(community_id),
-            name=f"weekly report of community {community_id}", replace_existing=True)
+        """Start this process's loop: wake up at due times, claim due runs, send them."""
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="weekly-reports")
 
     async def shutdown(self) -> None:
-        if self.scheduler is not None and self.scheduler.running:
-            self.scheduler.shutdown(wait=False)
-        _running.pop(self.name, None)
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                wake_at = await self.run_due()
+            except Exception:  # the database is away: try again at the next poll
+                log.exception("could not check for due reports")
+                wake_at = None
+            delay = self.poll_s
+            if wake_at is not None:
+                delay = min(delay, max(0.0, (wake_at - utcnow()).total_seconds()))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    async def run_due(self) -> datetime | None:
+        """Claim and send every due, unsettled report a sink is registered for.
+
+        Returns the next due time among them (when to wake up next)."""
+        now = utcnow()
+        async with self.store.session() as s:
+            rows = (await s.execute(
+                select(Community.id, Community.platform, Community.report_weekday,
+                       Community.report_hour, Community.report_timezone)
+                .where(Community.report_channel.is_not(None)))).all()
+        periods: dict[int, str] = {}
+        wake_at: datetime | None = None
+        for cid, platform, weekday, hour, tz in rows:
+            if platform not in self.sinks:
+                continue
+            schedule = Schedule(weekday, hour, tz)
+            periods[cid] = period_of(latest_due(schedule, now))
+            upcoming = next_due(schedule, now)
+            wake_at = upcoming if wake_at is None else min(wake_at, upcoming)
+        done = await runs.settled(self.store, periods, now)
+        for cid, period in periods.items():
+            if cid in done or not await runs.claim(self.store, cid, period, self.owner, now,
+                                                   self.lease_s):
+                continue
+            try:
+                await self.send(cid)
+            except Exception:  # the lease lapses and a process retries it
+                log.exception("the weekly report of community %s failed; it will be retried",
+                              cid)
+                continue
+            if not await runs.mark_sent(self.store, cid, period, self.owner, utcnow()):
+                log.warning("the weekly report of community %s outlived its lease of %ss",
+                            cid, self.lease_s)
+        return wake_at
+
+    async def _settle_current(self, community_id: int, schedule: Schedule) -> None:
+        """The period already due when a report is set up (or moved) is not owed."""
+        await runs.skip(self.store, community_id, period_of(latest_due(schedule, utcnow())))
+        self._wake.set()
 
     async def set_channel(self, community_id: int, channel: str) -> Schedule:
         async with self.store.session() as s:
@@ -136,20 +181,26 @@ class ReportService:
                             .values(report_channel=channel))
             await s.commit()
         schedule = await self.schedule_of(community_id)
-        if self.scheduler is not None:
-            self._add_job(community_id, schedule)
+        await self._settle_current(community_id, schedule)
         return schedule
 
     async def set_schedule(self, community_id: int, schedule: Schedule) -> None:
+        await self._settle_current(community_id, schedule)
         async with self.store.session() as s:
             await s.execute(update(Community).where(Community.id == community_id).values(
                 report_weekday=schedule.weekday, report_hour=schedule.hour,
                 report_timezone=schedule.timezone))
             await s.commit()
-            has_channel = await s.scalar(
-                select(Community.report_channel).where(Community.id == community_id))
-        if self.scheduler is not None and has_channel:
-            self._add_job(community_id, schedule)
+        self._wake.set()
+
+    async def next_run(self, community_id: int) -> datetime | None:
+        """When this community's next report is due (None: no report channel)."""
+        async with self.store.session() as s:
+            row = await s.get_one(Community, community_id)
+            if row.report_channel is None:
+                return None
+            return next_due(Schedule(row.report_weekday, row.report_hour,
+                                     row.report_timezone), utcnow())
 
     async def schedule_of(self, community_id: int) -> Schedule:
         async with self.store.session() as s:

@@ -298,3 +298,22 @@ class RollupDirty(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[int | None] = mapped_column(Integer, default=None)
     user_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class ReportRun(Base):
+    """One community's report for one period (its due time): claimed, leased, then sent.
+
+    `status` is "claimed" (a process holds it until `lease_until`), "sent" (the platform
+    accepted it) or "skipped" (the period was due before the report was set up).
+    """
+
+    __tablename__ = "report_runs"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    period: Mapped[str] = mapped_column(String(32), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,6 +64,8 @@ class FakeDiscord:
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
     identifies: list[dict[str, Any]] = field(default_factory=list)
+    identified_at: list[tuple[int, float]] = field(default_factory=list)  # (shard, monotonic)
+    max_concurrency: int = 1  # session_start_limit's: IDENTIFY buckets
 
     def __post_init__(self) -> None:
         self.app = web.Application()
@@ -154,7 +157,8 @@ class FakeDiscord:
             })
         if path == "/gateway/bot":
             return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": {
-                "total": 1000, "remaining": 1000, "reset_after": 0, "max_concurrency": 1}})
+                "total": 1000, "remaining": 1000, "reset_after": 0,
+                "max_concurrency": self.max_concurrency}})
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
             self.commands = [{**c, "id": snowflake(), "application_id": self.app_id,
                               "version": "1"} for c in body]
@@ -236,6 +240,7 @@ class FakeDiscord:
 
     async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
         self.identifies.append(data)
+        self.identified_at.append(((data.get("shard") or [0])[0], time.monotonic()))
         if data.get("token") != self.valid_token:
             await ws.close(code=4004, message=b"Authentication failed.")
             return

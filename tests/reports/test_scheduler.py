@@ -1,6 +1,6 @@
 """Weekly reports fire at their cron time, survive a restart, and a missed one is sent once.
 
-The clock is controlled with time-machine: APScheduler reads `datetime.now`, which it moves.
+The clock is controlled with time-machine: the scheduler reads `datetime.now`, which it moves.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import time_machine
 
-from bot.reports.scheduler import ReportService, ScheduleError, parse_schedule, sync_url
+from bot.reports.scheduler import ReportService, ScheduleError, parse_schedule
 from bot.storage import Store
 
 MONDAY_0859 = datetime(2026, 11, 23, 8, 59, 58, tzinfo=UTC)  # a Monday
@@ -44,7 +44,7 @@ async def service(tmp_path: Path) -> tuple[Store, ReportService, Sink]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'blendbot.db'}"
     store = Store(url)
     await store.open()
-    reports = ReportService(store, url, name="test")
+    reports = ReportService(store, poll_s=0.2)
     sink = Sink()
     reports.register_sink("discord", sink)
     return store, reports, sink
@@ -56,14 +56,14 @@ async def test_report_fires_at_its_cron_time(tmp_path: Path) -> None:
         cid = await community(store)
         await reports.start()
         await reports.set_channel(cid, "c-reports")  # default: Monday 09:00 UTC
-        job = reports.scheduler.get_job(f"report-{cid}")
-        assert job.next_run_time == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+        assert await reports.next_run(cid) == datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
         assert sink.posts == []
         await wait_for(lambda: sink.posts)
         channel, text, png = sink.posts[0]
         assert channel == "c-reports" and text and png[:4] == b"\x89PNG"
-        assert reports.scheduler.get_job(f"report-{cid}").next_run_time == datetime(
-            2026, 11, 30, 9, 0, tzinfo=UTC)
+        assert await reports.next_run(cid) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+        await asyncio.sleep(0.6)
+        assert len(sink.posts) == 1
         await reports.shutdown()
         await store.close()
 
@@ -80,12 +80,11 @@ async def test_job_survives_restart_and_a_missed_run_is_sent_once(tmp_path: Path
     # ... and comes back the Wednesday after next: two Monday runs were missed
     with time_machine.travel(MONDAY_0859 + timedelta(days=9), tick=True):
         store, reports, sink = await service(tmp_path)
-        await reports.start()  # the persisted job is found, not re-created
+        await reports.start()  # the owed run is found in the database
         await wait_for(lambda: sink.posts)
         await asyncio.sleep(1.0)
         assert len(sink.posts) == 1  # coalesced: sent once
-        job = reports.scheduler.get_job(f"report-{cid}")
-        assert job.next_run_time == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
+        assert await reports.next_run(cid) == datetime(2026, 12, 7, 9, 0, tzinfo=UTC)
         await reports.shutdown()
         await store.close()
 
@@ -97,8 +96,7 @@ async def test_schedule_in_a_timezone(tmp_path: Path) -> None:
         await reports.start()
         await reports.set_channel(cid, "c")
         await reports.set_schedule(cid, parse_schedule("fri", 18, "Europe/Berlin"))
-        job = reports.scheduler.get_job(f"report-{cid}")
-        assert job.next_run_time.astimezone(UTC) == datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
+        assert await reports.next_run(cid) == datetime(2026, 11, 27, 17, 0, tzinfo=UTC)
         await reports.shutdown()
         await store.close()
 
@@ -114,8 +112,14 @@ def test_bad_schedules_are_refused(weekday: str, hour: str, tz: str, says: str) 
         parse_schedule(weekday, hour, tz)
 
 
-def test_job_store_urls() -> None:
-    assert sync_url("sqlite+aiosqlite:////data/blendbot.db") == "sqlite:////data/blendbot.db"
-    assert sync_url("sqlite+aiosqlite:///:memory:") is None
-    assert sync_url("postgresql+asyncpg://bot:pw@db/blendbot") == (
-        "postgresql+psycopg://bot:pw@db/blendbot")
+async def test_a_report_set_up_after_its_time_waits_for_next_week(tmp_path: Path) -> None:
+    with time_machine.travel(MONDAY_0859 + timedelta(hours=1), tick=True):
+        store, reports, sink = await service(tmp_path)
+        cid = await community(store)
+        await reports.start()
+        await reports.set_channel(cid, "c")  # this Monday's 09:00 has passed: not owed
+        await asyncio.sleep(0.6)
+        assert sink.posts == []
+        assert await reports.next_run(cid) == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
+        await reports.shutdown()
+        await store.close()

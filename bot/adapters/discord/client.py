@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import logging
 import re
@@ -16,6 +17,7 @@ from .slash import build, event_of
 
 log = logging.getLogger(__name__)
 FEEDBACK = {"👍": "up", "👎": "down"}
+IDENTIFY_EVERY_S = 5.0  # Discord: one IDENTIFY per max_concurrency bucket per 5 seconds
 
 
 def intents() -> discord.Intents:
@@ -35,6 +37,7 @@ class BlendBot(ext.AutoShardedBot):
         self.core = core
         self.dev_guild = dev_guild
         self.regenerate_view = RegenerateView(self.regenerate)
+        self._max_concurrency: int | None = None  # session_start_limit's, asked once
         if gateway_url:
             self._override_gateway(gateway_url)
 
@@ -47,6 +50,20 @@ class BlendBot(ext.AutoShardedBot):
             return shards, url, limits
 
         self.http.get_bot_gateway = get_bot_gateway  # type: ignore[method-assign]
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """With BLENDBOT_REDIS_URL, one IDENTIFY per `max_concurrency` bucket every 5 s across
+        all processes of the bot (a Redis lock per bucket); else discord.py's own pacing."""
+        shared = self.core.shared
+        if shared is not None and shard_id is not None:
+            if self._max_concurrency is None:
+                _, _, limits = await self.http.get_bot_gateway()
+                self._max_concurrency = max(1, int(limits.get("max_concurrency", 1)))
+            bot = hashlib.sha256((self.http.token or "").encode()).hexdigest()[:16]
+            key = f"discord:identify:{bot}:{shard_id % self._max_concurrency}"
+            if await shared.take_turn(key, IDENTIFY_EVERY_S):
+                return
+        await super().before_identify_hook(shard_id, initial=initial)
 
     async def setup_hook(self) -> None:
         for command in build(self.core):

@@ -8,7 +8,7 @@ from typing import Any
 
 import discord
 
-from ...conversation import PlatformLimits, SendError
+from ...conversation import Budget, PlatformLimits, SendError
 
 PLATFORM = "discord"
 LIMIT = 2000
@@ -16,10 +16,15 @@ NO_MENTIONS = discord.AllowedMentions.none()
 REGENERATE_ID = "blendbot:regenerate"
 
 
+BOT_BUDGET = Budget("discord:bot", 50, 1.0)
+
+
 def limits_for(channel_id: int) -> PlatformLimits:
-    """2,000 characters; about one edit a second. Discord's per-route budgets come with each
-    answer's rate-limit headers, and discord.py waits them out itself."""
-    return PlatformLimits(max_chars=LIMIT, edit_interval_s=1.0, footer="-# written by {model}")
+    """2,000 characters; about one edit a second; 50 requests a second per bot (Discord's
+    global limit, shared by every process with BLENDBOT_REDIS_URL). The per-route budgets
+    come with each answer's rate-limit headers, and discord.py waits them out itself."""
+    return PlatformLimits(max_chars=LIMIT, edit_interval_s=1.0, footer="-# written by {model}",
+                          budgets=(BOT_BUDGET,))
 
 
 class RegenerateView(discord.ui.View):

@@ -16,7 +16,7 @@ class RateLimit:
     async def __call__(self, turn: Turn, rest: Next) -> None:
         event = turn.event
         if event.platform not in self.exempt:
-            wait = self.limiter.check((event.platform, event.user_id))
+            wait = await self.limiter.check((event.platform, event.user_id))
             if wait:
                 return turn.end("notice", (
                     f"Slow down a little, {event.user_name}: at most {self.limiter.limit} "

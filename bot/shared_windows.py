@@ -1,0 +1,122 @@
+"""Sliding-window budgets shared by every process through Redis (`BLENDBOT_REDIS_URL`).
+
+One Lua script checks and counts a call against several budgets atomically, on Redis's own
+clock, so N processes together stay within one budget (a user's rate limit, Telegram's 30
+messages a second per bot, Discord's 50 requests a second per bot). When Redis cannot be
+reached, `claim` answers None and the caller falls back to its in-process window; that is
+logged once, and Redis is tried again a little later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from redis.asyncio import Redis
+
+log = logging.getLogger(__name__)
+RETRY_AFTER_S = 10.0  # how long to stay in process after Redis failed, before trying again
+PREFIX = "blendbot:window:"
+
+# KEYS: the budgets' keys. ARGV: reserve, a unique member, then limit and period (ms) per key.
+# Returns 0 (counted in every budget) or the milliseconds until the call would fit them all.
+CLAIM = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local reserve = tonumber(ARGV[1])
+local wait = 0
+for i, key in ipairs(KEYS) do
+  local limit = tonumber(ARGV[1 + 2 * i])
+  local period = tonumber(ARGV[2 + 2 * i])
+  redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
+  local allowed = math.max(1, math.floor(limit * (1 - reserve)))
+  local count = redis.call('ZCARD', key)
+  if count >= allowed then
+    local at = redis.call('ZRANGE', key, count - allowed, count - allowed, 'WITHSCORES')
+    wait = math.max(wait, tonumber(at[2]) + period - now, 1)
+  end
+end
+if wait > 0 then return wait end
+for i, key in ipairs(KEYS) do
+  redis.call('ZADD', key, now, ARGV[2])
+  redis.call('PEXPIRE', key, tonumber(ARGV[2 + 2 * i]))
+end
+return 0
+"""
+
+
+class Window(Protocol):
+    """What a budget is: at most `limit` calls in any `period_s` for everything with `key`."""
+
+    @property
+    def key(self) -> str: ...
+    @property
+    def limit(self) -> int: ...
+    @property
+    def period_s(self) -> float: ...
+
+
+class SharedWindows:
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+        self._claim: Any = client.register_script(CLAIM)
+        self._down_until = 0.0
+
+    @classmethod
+    def from_url(cls, url: str) -> SharedWindows:
+        from redis.asyncio import Redis
+
+        return cls(Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5))
+
+    async def claim(self, windows: Sequence[Window], reserve: float = 0.0) -> float | None:
+        """0.0 if one call fits every window (and is counted), else the seconds to wait;
+        None when Redis is away (the caller counts in process)."""
+        if not windows or time.monotonic() < self._down_until:
+            return None if windows else 0.0
+        from redis.exceptions import RedisError
+
+        args: list[Any] = [reserve, uuid.uuid4().hex]
+        for w in windows:
+            args += [w.limit, int(w.period_s * 1000)]
+        try:
+            wait_ms = await self._claim(keys=[PREFIX + w.key for w in windows], args=args)
+        except (RedisError, OSError, TimeoutError) as exc:
+            if self._down_until == 0.0:
+                log.warning("Redis is unreachable (%s): limits are counted in this process "
+                            "only until it is back", exc)
+            self._down_until = time.monotonic() + RETRY_AFTER_S
+            return None
+        if self._down_until:
+            log.warning("Redis is back: limits are shared again")
+            self._down_until = 0.0
+        return int(wait_ms) / 1000.0
+
+    async def take_turn(self, key: str, every_s: float) -> bool:
+        """Wait until no process has taken a turn at `key` in the last `every_s` seconds, then
+        take one (a lock that is never released: it lapses). False when Redis is away."""
+        from redis.exceptions import RedisError
+
+        while True:
+            if time.monotonic() < self._down_until:
+                return False
+            try:
+                if await self.client.set(PREFIX + key, uuid.uuid4().hex, nx=True,
+                                         px=int(every_s * 1000)):
+                    return True
+                left_ms = await self.client.pttl(PREFIX + key)
+            except (RedisError, OSError, TimeoutError) as exc:
+                if self._down_until == 0.0:
+                    log.warning("Redis is unreachable (%s): turns are taken in this process "
+                                "only until it is back", exc)
+                self._down_until = time.monotonic() + RETRY_AFTER_S
+                return False
+            await asyncio.sleep(max(0.05, min(left_ms / 1000.0, every_s)) if left_ms > 0
+                                else 0.05)
+
+    async def close(self) -> None:
+        await self.client.aclose()
