@@ -15,6 +15,7 @@ from persona import GLOBAL_SYSTEM_PROMPT
 from .config import Settings
 from .conversation import Conversations
 from .conversation.service import ChatService, ServiceOptions
+from .ops.metrics import Metrics
 from .reports.scheduler import ReportService
 from .storage import Store
 
@@ -27,6 +28,7 @@ class App:
     service: ChatService
     core: Conversations
     reports: ReportService | None = None
+    metrics: Metrics | None = None
 
     async def close(self) -> None:
         if self.reports is not None:
@@ -69,7 +71,12 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
 
 def assemble(settings: Settings, store: Store, engine: BlendedEngine,
              options: ServiceOptions) -> App:
-    """The core over an open store and an engine (tests build theirs the same way)."""
+    """The core over an open store and an engine (tests build theirs the same way), with
+    this process's metrics."""
+    metrics = Metrics()
+    engine.observer = metrics
+    metrics.watch(engine)
     service = ChatService(store, engine, options)
-    reports = ReportService(store, settings.database)
-    return App(settings, store, engine, service, Conversations(service, reports), reports)
+    reports = ReportService(store, settings.database, on_run=metrics.report_ran)
+    core = Conversations(service, reports, metrics=metrics)
+    return App(settings, store, engine, service, core, reports, metrics)

@@ -12,7 +12,9 @@ import logging
 import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -82,8 +84,10 @@ async def run_weekly_report(name: str, community_id: int) -> None:
 
 
 class ReportService:
-    def __init__(self, store: Store, database_url: str, name: str = "default") -> None:
+    def __init__(self, store: Store, database_url: str, name: str = "default",
+                 on_run: Callable[[bool, float], None] | None = None) -> None:
         self.store = store
+        self.on_run = on_run  # (ok, seconds late) of each scheduled run, for metrics
         self.database_url = database_url
         self.name = name
         self.sinks: dict[str, Sink] = {}
@@ -107,6 +111,7 @@ class ReportService:
             timezone="UTC",
         )
         _running[self.name] = self
+        self.scheduler.add_listener(self._ran, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
         self.scheduler.start()
         async with self.store.session() as s:
             rows = (await s.scalars(
@@ -115,6 +120,11 @@ class ReportService:
             if self.scheduler.get_job(self._job_id(row.id)) is None:
                 self._add_job(row.id, Schedule(row.report_weekday, row.report_hour,
                                                row.report_timezone))
+
+    def _ran(self, event: JobExecutionEvent) -> None:
+        if self.on_run is not None and event.scheduled_run_time is not None:
+            lag = (datetime.now(UTC) - event.scheduled_run_time).total_seconds()
+            self.on_run(event.exception is None, lag)
 
     def _add_job(self, community_id: int, schedule: Schedule) -> None:
         assert self.scheduler is not None
