@@ -16,6 +16,7 @@ from .config import ConfigError, Settings
 from .conversation import Conversations
 from .conversation.service import ChatService, ServiceOptions
 from .database import store_for
+from .ops.metrics import Metrics
 from .reports.scheduler import ReportService
 from .shared_windows import SharedWindows
 from .storage import Store
@@ -30,6 +31,7 @@ class App:
     core: Conversations
     reports: ReportService | None = None
     shared: SharedWindows | None = None
+    metrics: Metrics | None = None
 
     async def close(self) -> None:
         if self.reports is not None:
@@ -79,9 +81,13 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
 
 def assemble(settings: Settings, store: Store, engine: BlendedEngine,
              options: ServiceOptions) -> App:
-    """The core over an open store and an engine (tests build theirs the same way)."""
+    """The core over an open store and an engine (tests build theirs the same way), with
+    this process's metrics."""
+    metrics = Metrics()
+    engine.observer = metrics
+    metrics.watch(engine)
     service = ChatService(store, engine, options)
-    reports = ReportService(store)
+    reports = ReportService(store, on_run=metrics.report_ran)
     shared = SharedWindows.from_url(settings.redis_url) if settings.redis_url else None
-    core = Conversations(service, reports, shared=shared)
-    return App(settings, store, engine, service, core, reports, shared)
+    core = Conversations(service, reports, shared=shared, metrics=metrics)
+    return App(settings, store, engine, service, core, reports, shared, metrics)

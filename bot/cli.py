@@ -78,7 +78,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-        setup_logging(settings.log_level)
+        setup_logging(settings.log_level, settings.log_format, settings.secret_values)
         return asyncio.run(_dispatch(args, settings))
     except (UsageError, cli_persona.PersonaUsageError, cli_analytics.AnalyticsUsageError,
             cli_ranker.RankerUsageError) as exc:

@@ -27,6 +27,7 @@ SECRET_FIELDS = ("discord_token", "telegram_token")
 SECRET_KEY = re.compile(r"(token|api_?key|password|passwd|secret|authorization|bearer)$",
                         re.IGNORECASE)
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -70,6 +71,9 @@ class Settings(BaseSettings):
     history_limit: int = Field(default=200, ge=1)
     local_concurrency: int | None = Field(default=None, ge=1)
     log_level: str = "WARNING"
+    log_format: str = "text"  # or "json": one JSON object per line (bot.logs)
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)  # unset: no endpoint
+    metrics_host: str = "0.0.0.0"  # where /metrics, /livez and /readyz listen
     rate_limit: int = Field(default=6, ge=1)  # messages per user ...
     rate_window_s: float = Field(default=30.0, gt=0)  # ... per this many seconds
     ranker_path: Path | None = None  # an exported ranker (.onnx); None: the shipped one
@@ -114,6 +118,13 @@ class Settings(BaseSettings):
         if value.upper() not in LOG_LEVELS:
             raise ValueError(f"must be one of {', '.join(LOG_LEVELS)} (got '{value[:40]}')")
         return value.upper()
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str) -> str:
+        if value.strip().lower() not in LOG_FORMATS:
+            raise ValueError(f"must be one of {', '.join(LOG_FORMATS)} (got '{value}')")
+        return value.strip().lower()
 
     @field_validator("discord_shards")
     @classmethod
@@ -176,6 +187,14 @@ class Settings(BaseSettings):
     def discord_shard_range(self) -> tuple[list[int] | None, int | None]:
         """(shard ids, shard count) this process runs; (None, None): all, as Discord says."""
         return shard_range(self.discord_shards)
+
+    @property
+    def secret_values(self) -> list[str]:
+        """The secrets this process holds (tokens, webhook secret, model API keys), for the
+        log formatter to mask."""
+        values = [t.get_secret_value() for t in (self.discord_token, self.telegram_token) if t]
+        names = [WEBHOOK_SECRET_ENV, *(m.api_key_env for m in self.models if m.api_key_env)]
+        return [*values, *(os.environ[n] for n in names if os.environ.get(n))]
 
     @property
     def default_weights(self) -> dict[str, float]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from .app import App, build_app
 from .config import Settings
+from .ops.server import OpsServer, Readiness
 
 log = logging.getLogger(__name__)
 
@@ -33,7 +34,10 @@ def _platforms(settings: Settings) -> dict[str, Runner]:
 async def serve(settings: Settings) -> int:
     runners = _platforms(settings)
     app = await build_app(settings)
+    ops = None
     try:
+        if settings.metrics_port is not None:
+            ops = await _start_ops(app, settings.metrics_port, list(runners))
         if not runners:
             from .adapters.console import ConsoleOptions, run_console
 
@@ -55,7 +59,17 @@ async def serve(settings: Settings) -> int:
                 raise task.exception()  # type: ignore[misc]
         return 0
     finally:
+        if ops is not None:
+            await ops.close()
         await app.close()
+
+
+async def _start_ops(app: App, port: int, platforms: list[str]) -> OpsServer:
+    assert app.metrics is not None
+    readiness = Readiness(app.store, app.engine, app.core, platforms)
+    ops = OpsServer(app.metrics, readiness, port, app.settings.metrics_host)
+    await ops.start()
+    return ops
 
 
 def _stop_on_signals(tasks: list[asyncio.Task[None]]) -> None:

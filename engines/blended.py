@@ -23,6 +23,7 @@ from .draw_one import DrawOneMode
 from .gate import FairGate
 from .health import BreakerConfig, HealthBoard, ModelHealth
 from .modes import MODE_NAMES
+from .observe import EngineObserver, NoObserver
 from .policies import (
     DRAW_ONE_POLICIES,
     BlendError,
@@ -74,6 +75,7 @@ class BlendedEngine:
         clock: Callable[[], float] = time.monotonic,
         ranker: RankerSource | None = None,
         ranked: RankedOptions | None = None,
+        observer: EngineObserver | None = None,
     ) -> None:
         if not models:
             raise BlendError("no models configured")
@@ -88,6 +90,7 @@ class BlendedEngine:
             modes if modes is not None else default_modes(ranker, ranked))  # what it serves
         self.health_board = HealthBoard(self.models, breaker, clock)
         self._probes: set[asyncio.Task[None]] = set()
+        self.observer: EngineObserver = observer or NoObserver()
 
     @property
     def model_ids(self) -> list[str]:
@@ -191,6 +194,7 @@ class BlendedEngine:
 
     def record_failure(self, model: ChatModel, error: BaseException, *, started: bool) -> None:
         benched = self.health_board.record_failure(model.id, error)
+        self.observer.model_failed(model.id)
         where = "mid-reply" if started else "before replying"
         expected = isinstance(error, ModelError | TimeoutError)  # its message says it all
         log.warning("model %s failed %s: %s%s", model.id, where, str(error) or type(error).__name__,
@@ -233,11 +237,22 @@ class BlendedEngine:
 
     async def reply(self, request: ReplyRequest) -> Generation:
         mode, request = self._prepare(request)
-        return await mode.generate(self, request)
+        started = time.perf_counter()
+        generation = await mode.generate(self, request)
+        took = time.perf_counter() - started
+        self.observer.replied(generation, took, took)
+        return generation
 
     async def stream(self, request: ReplyRequest) -> AsyncIterator[str | Generation]:
         mode, request = self._prepare(request)
+        started = time.perf_counter()
+        first: float | None = None
         async for item in mode.stream(self, request):
+            if isinstance(item, Generation):
+                took = time.perf_counter() - started
+                self.observer.replied(item, took if first is None else first, took)
+            elif item and first is None:
+                first = time.perf_counter() - started
             yield item
 
     async def close(self) -> None:

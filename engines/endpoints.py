@@ -1,7 +1,12 @@
 """HTTP endpoints of one remote model: load balancing, health, limits and retries.
 
-A model may be served from several base URLs. Each request goes to the healthy endpoint
-with the fewest requests in flight (round-robin among equals); an endpoint that refuses a
+A model may be served from several base URLs. A channel's requests go to one replica, chosen
+by rendezvous hashing on the channel's session id among the healthy endpoints, so the
+server's prefix cache keeps its conversation; a request moves to the next replica in the
+channel's order only while its own is down or has more than `spill_at` requests waiting. The
+session id is sent as `X-Session-ID` (vllm-router's `consistent_hash` policy routes on it).
+With `routing = "least_busy"`, or without a channel, a request goes to the healthy endpoint
+with the fewest requests in flight (round-robin among equals). An endpoint that refuses a
 connection, times out or answers 5xx/429 is skipped for a cool-down. Each endpoint serves at
 most `concurrency` requests at once. Connection errors, 429 and 5xx are retried with
 exponential backoff (tenacity), honouring `Retry-After` up to `max_retry_wait_s`; a longer
@@ -13,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import hashlib
 import json
 import logging
 import os
@@ -20,7 +26,7 @@ import time
 from collections.abc import AsyncIterator, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import aiohttp
 from tenacity import (
@@ -36,6 +42,19 @@ from .base import ModelError
 log = logging.getLogger(__name__)
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 COOL_DOWN_S = 10.0
+SESSION_HEADER = "X-Session-ID"
+Routing = Literal["affinity", "least_busy"]
+ROUTINGS: tuple[Routing, ...] = ("affinity", "least_busy")
+
+
+def session_id(channel: str) -> str:
+    """An opaque, stable id for a channel (the servers never see the channel's name)."""
+    return hashlib.blake2b(channel.encode(), digest_size=8).hexdigest()
+
+
+def _score(session: str, endpoint: Endpoint) -> int:
+    digest = hashlib.blake2b(f"{session}|{endpoint.base_url}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +76,7 @@ class Endpoint:
     base_url: str
     limit: asyncio.Semaphore
     in_flight: int = 0
+    waiting: int = 0  # requests waiting for a free slot of `limit`
     down_until: float = 0.0
     last_error: str | None = field(default=None)
 
@@ -89,13 +109,16 @@ class EndpointPool:
 
     def __init__(
         self, base_urls: Collection[str], concurrency: int,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.monotonic, routing: Routing = "affinity",
+        spill_at: int | None = None,
     ) -> None:
         if not base_urls:
             raise ValueError("at least one base URL is needed")
         self.endpoints = [Endpoint(u, asyncio.Semaphore(concurrency)) for u in base_urls]
         self.concurrency = concurrency
         self.clock = clock
+        self.routing = routing
+        self.spill_at = concurrency if spill_at is None else spill_at  # waiting, per endpoint
         self._next = 0
 
     @property
@@ -105,8 +128,14 @@ class EndpointPool:
     def is_up(self, endpoint: Endpoint) -> bool:
         return self.clock() >= endpoint.down_until
 
-    def pick(self, avoid: Collection[Endpoint] = ()) -> Endpoint:
-        """The least busy healthy endpoint, preferring ones not in `avoid`."""
+    def pick(self, avoid: Collection[Endpoint] = (), session: str | None = None) -> Endpoint:
+        """The endpoint for a request: the session's replica (affinity routing), else the
+        least busy healthy endpoint, preferring ones not in `avoid`."""
+        if session is not None and self.routing == "affinity":
+            for endpoint in self.order(session):
+                if (self.is_up(endpoint) and endpoint not in avoid
+                        and endpoint.waiting < self.spill_at):
+                    return endpoint
         up = [e for e in self.endpoints if self.is_up(e)]
         pool = ([e for e in up if e not in avoid] or up
                 or sorted(self.endpoints, key=lambda e: e.down_until)[:1])
@@ -114,6 +143,11 @@ class EndpointPool:
         self._next += 1
         rotated = self.endpoints[start:] + self.endpoints[:start]
         return min(pool, key=lambda e: (e.in_flight, rotated.index(e)))
+
+    def order(self, session: str) -> list[Endpoint]:
+        """The endpoints in `session`'s rendezvous order: its replica first, then where it
+        moves when that one is out (removing one endpoint moves only its own sessions)."""
+        return sorted(self.endpoints, key=lambda e: _score(session, e), reverse=True)
 
     def mark_down(self, endpoint: Endpoint, error: str, seconds: float = COOL_DOWN_S) -> None:
         endpoint.down_until = self.clock() + seconds
@@ -158,9 +192,11 @@ class HttpClient:
         return self._session
 
     @asynccontextmanager
-    async def post(self, path: str, body: dict[str, Any]) -> AsyncIterator[aiohttp.ClientResponse]:
-        """A 2xx response to POST `path`, after retries; read it inside the block."""
-        response, endpoint = await self._send(path, body)
+    async def post(self, path: str, body: dict[str, Any], session: str | None = None
+                   ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """A 2xx response to POST `path`, after retries; read it inside the block. `session`
+        (a `session_id`) keeps a channel on its replica and is sent as `X-Session-ID`."""
+        response, endpoint = await self._send(path, body, session)
         try:
             yield response
         except (aiohttp.ClientError, TimeoutError) as exc:
@@ -185,7 +221,7 @@ class HttpClient:
                                     retryable=False, status=resp.status)
             return await resp.json(content_type=None)
 
-    async def _send(self, path: str, body: dict[str, Any]
+    async def _send(self, path: str, body: dict[str, Any], session: str | None
                     ) -> tuple[aiohttp.ClientResponse, Endpoint]:
         tried: list[Endpoint] = []
         retrying = AsyncRetrying(
@@ -196,15 +232,21 @@ class HttpClient:
         )
         async for attempt in retrying:
             with attempt:
-                endpoint = self.pool.pick(avoid=tried)
+                endpoint = self.pool.pick(avoid=tried, session=session)
                 tried.append(endpoint)
-                return await self._attempt(endpoint, path, body), endpoint
+                return await self._attempt(endpoint, path, body, session), endpoint
         raise AssertionError("unreachable")  # pragma: no cover - reraise=True
 
-    async def _attempt(self, endpoint: Endpoint, path: str, body: dict[str, Any]
-                       ) -> aiohttp.ClientResponse:
+    async def _attempt(self, endpoint: Endpoint, path: str, body: dict[str, Any],
+                       session: str | None = None) -> aiohttp.ClientResponse:
         headers = self._headers()
-        await endpoint.limit.acquire()
+        if session is not None:
+            headers[SESSION_HEADER] = session
+        endpoint.waiting += 1
+        try:
+            await endpoint.limit.acquire()
+        finally:
+            endpoint.waiting -= 1
         endpoint.in_flight += 1
         try:
             response = await self.session().post(endpoint.url(path), json=body, headers=headers)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .base import ChatModel, Conversation, Generation, ModelError, SamplingParams
-from .endpoints import EndpointPool, HttpClient, HttpOptions
+from .endpoints import EndpointPool, HttpClient, HttpOptions, Routing, session_id
 from .fitting import reply_budget
 from .prompts import PromptFormat, PromptFormatName, TranscriptFormat
 from .remote_prompt import (
@@ -45,6 +45,7 @@ class OpenAIOptions:
     max_retry_wait_s: float = 10.0
     extra_params: Mapping[str, Any] = field(default_factory=dict)
     max_queue: int | None = None
+    routing: Routing = "affinity"  # a channel stays on one replica (engines.endpoints)
 
 
 @dataclass(slots=True)
@@ -60,7 +61,8 @@ class OpenAIModel(ChatModel):
         self.id = model_id
         self.options = options
         self.defaults = defaults
-        self.pool = EndpointPool(options.base_urls, options.concurrency)
+        self.pool = EndpointPool(options.base_urls, options.concurrency,
+                                 routing=options.routing)
         self.client = HttpClient(self.pool, HttpOptions(
             concurrency=options.concurrency,
             connect_timeout_s=options.connect_timeout_s,
@@ -136,7 +138,8 @@ class OpenAIModel(ChatModel):
     ) -> Generation:
         request = await self._request(conversation, params, stream=False)
         started = time.perf_counter()
-        async with self.client.post(request.path, request.body) as response:
+        session = session_id(channel) if channel is not None else None
+        async with self.client.post(request.path, request.body, session) as response:
             try:
                 data = await response.json(content_type=None)
             except ValueError as exc:
@@ -159,7 +162,8 @@ class OpenAIModel(ChatModel):
         pieces: list[str] = []
         usage: Mapping[str, Any] | None = None
         finish: str | None = None
-        async with self.client.post(request.path, request.body) as response:
+        session = session_id(channel) if channel is not None else None
+        async with self.client.post(request.path, request.body, session) as response:
             kind = response.content_type or ""
             if "json" in kind:  # a server that does not stream, or an error object
                 data = await _json_or_none(response)

@@ -23,6 +23,7 @@ from pydantic import (
 )
 
 from .base import ChatModel, SamplingParams
+from .endpoints import Routing
 from .prompts import PromptFormatName
 from .sources import ModelSource
 
@@ -32,7 +33,8 @@ ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _FILE_KEYS = ("path",)
 _LLAMA_KEYS = ("n_gpu_layers", "kv_cache_mb")
 _HTTP_KEYS = ("base_url", "base_urls", "model", "api_key_env", "concurrency", "extra_params",
-              "connect_timeout_s", "read_timeout_s", "max_retries", "max_retry_wait_s")
+              "connect_timeout_s", "read_timeout_s", "max_retries", "max_retry_wait_s",
+              "routing")
 
 
 class SpecError(ValueError):
@@ -78,6 +80,7 @@ class ModelSpec(BaseModel):
     max_retries: int = Field(default=2, ge=0)  # on 429/5xx/connection errors
     max_retry_wait_s: float = Field(default=10.0, ge=0)  # a longer Retry-After is not awaited
     extra_params: dict[str, Any] = Field(default_factory=dict)  # sent as-is, e.g. top_k
+    routing: Routing = "affinity"  # several base_urls: a channel stays on one ("least_busy")
 
     @field_validator("backend", mode="before")
     @classmethod
@@ -235,6 +238,7 @@ def build_model(spec: ModelSpec, data_dir: Path) -> ChatModel:
                 max_retry_wait_s=spec.max_retry_wait_s,
                 extra_params=dict(spec.extra_params),
                 max_queue=spec.queue_bound,
+                routing=spec.routing,
             ),
             spec.sampling(),
         )

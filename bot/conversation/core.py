@@ -7,8 +7,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import replace
 from typing import Literal, TypeVar
+from uuid import uuid4
+
+from structlog.contextvars import bound_contextvars
 
 from ..logs import log_failure
+from ..ops.metrics import Metrics
 from ..ratelimit import RateLimiter
 from ..reports.scheduler import ReportService
 from ..shared_windows import SharedWindows
@@ -42,10 +46,19 @@ WRITING_AGAIN = "🔄 Writing another reply…"
 GONE = "I no longer have this reply."
 
 
+def turn_ids(event: InboundEvent) -> dict[str, str]:
+    """The ids every log record of a turn carries (bound while it runs)."""
+    return {"platform": event.platform, "community": event.community_id,
+            "channel": event.channel_id, "request": uuid4().hex[:16]}
+
+
 class Conversations:
     def __init__(self, service: ChatService, reports: ReportService | None = None,
-                 pacer: Pacer | None = None, shared: SharedWindows | None = None) -> None:
+                 pacer: Pacer | None = None, shared: SharedWindows | None = None,
+                 metrics: Metrics | None = None) -> None:
         self.service = service
+        self.metrics = metrics or Metrics()
+        self._connected: dict[str, bool] = {}
         self.commands = Commands(service, reports)
         self.reports = reports
         self.shared = shared  # Redis, shared by the bot's processes (None: in process)
@@ -67,7 +80,8 @@ class Conversations:
 
     async def handle(self, event: InboundEvent, outbox: Outbox) -> Outcome:
         """One inbound message: answered, refused politely, or ignored (with the reason)."""
-        return await self.turns.run(Turn(event, outbox))
+        with bound_contextvars(**turn_ids(event)):
+            return self._counted(await self.turns.run(turn := Turn(event, outbox)), turn)
 
     async def command(self, event: InboundEvent,
                       run: Callable[[InboundEvent], Awaitable[R]]) -> R | CommandResult:
@@ -115,7 +129,22 @@ class Conversations:
             await outbox.notify(refusal or GONE)
             return Outcome("notice", refusal or GONE, reason="refused")
         await outbox.notify(WRITING_AGAIN)
-        return await self.regenerations.run(Turn(event, outbox, regenerate_of=ref.message_id))
+        turn = Turn(event, outbox, regenerate_of=ref.message_id)
+        with bound_contextvars(**turn_ids(event)):
+            return self._counted(await self.regenerations.run(turn), turn)
+
+    def _counted(self, outcome: Outcome, turn: Turn) -> Outcome:
+        """Count and log how a turn ended (ids and labels only, never its text)."""
+        mode = turn.request.blend.mode if turn.request is not None else None
+        self.metrics.turn(turn.event.platform, outcome.kind, outcome.reason, mode,
+                          outcome.model_id)
+        if outcome.kind == "reply":
+            log.info("reply sent", extra={"model": outcome.model_id, "mode": mode})
+        else:
+            log.log(logging.DEBUG if outcome.kind == "ignored" else logging.INFO,
+                    "turn ended without a reply",
+                    extra={"outcome": outcome.kind, "reason": outcome.reason})
+        return outcome
 
     async def feedback(self, event: InboundEvent, target_id: str, rating: Rating, *,
                        remove: bool = False, toggle: bool = False) -> str | None:
@@ -150,6 +179,13 @@ class Conversations:
     async def say(self, outbox: Outbox, text: str, *, reply_to: str | None = None) -> None:
         """Show a plain text (a command's answer, a greeting): split and paced like replies."""
         await deliver(outbox, plan(text, outbox.limits, reply_to=reply_to), self.pacer)
+
+    def platform_connected(self, platform: str, up: bool = True) -> None:
+        """The adapter's connection to its platform came up (or went down), for `/readyz`."""
+        self._connected[platform] = up
+
+    def connected(self, platform: str) -> bool:
+        return self._connected.get(platform, False)
 
     def register_report_sink(self, platform: str, sink: ReportSink) -> None:
         """Where this platform's weekly reports go: `sink(channel_id, text, png)`."""

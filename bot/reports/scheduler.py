@@ -94,8 +94,10 @@ class ReportService:
     """Sends due weekly reports; safe to run in any number of processes over one database."""
 
     def __init__(self, store: Store, *, poll_s: float = 30.0, lease_s: float = 300.0,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None,
+                 on_run: Callable[[bool, float], None] | None = None) -> None:
         self.store = store
+        self.on_run = on_run  # (ok, seconds late) of each scheduled run, for metrics
         self.poll_s = poll_s
         self.lease_s = lease_s  # longer than any send takes; a killed sender is retried after
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
@@ -146,12 +148,14 @@ class ReportService:
                        Community.report_hour, Community.report_timezone)
                 .where(Community.report_channel.is_not(None)))).all()
         periods: dict[int, str] = {}
+        due_at: dict[int, datetime] = {}
         wake_at: datetime | None = None
         for cid, platform, weekday, hour, tz in rows:
             if platform not in self.sinks:
                 continue
             schedule = Schedule(weekday, hour, tz)
-            periods[cid] = period_of(latest_due(schedule, now))
+            due_at[cid] = latest_due(schedule, now)
+            periods[cid] = period_of(due_at[cid])
             upcoming = next_due(schedule, now)
             wake_at = upcoming if wake_at is None else min(wake_at, upcoming)
         done = await runs.settled(self.store, periods, now)
@@ -164,11 +168,17 @@ class ReportService:
             except Exception:  # the lease lapses and a process retries it
                 log.exception("the weekly report of community %s failed; it will be retried",
                               cid)
+                self._ran(False, due_at[cid])
                 continue
+            self._ran(True, due_at[cid])
             if not await runs.mark_sent(self.store, cid, period, self.owner, utcnow()):
                 log.warning("the weekly report of community %s outlived its lease of %ss",
                             cid, self.lease_s)
         return wake_at
+
+    def _ran(self, ok: bool, due: datetime) -> None:
+        if self.on_run is not None:
+            self.on_run(ok, (utcnow() - due).total_seconds())
 
     async def _settle_current(self, community_id: int, schedule: Schedule) -> None:
         """The period already due when a report is set up (or moved) is not owed."""

@@ -33,7 +33,8 @@ class BlendBot(ext.AutoShardedBot):
         if shard_ids is not None:  # else all shards (discord.py asks Discord how many)
             options.update(shard_ids=shard_ids, shard_count=shard_count)
         super().__init__(command_prefix=ext.when_mentioned, intents=intents(),
-                         allowed_mentions=NO_MENTIONS, help_command=None, **options)
+                         allowed_mentions=NO_MENTIONS, help_command=None,
+                         http_trace=core.metrics.http_trace(PLATFORM), **options)
         self.core = core
         self.dev_guild = dev_guild
         self.regenerate_view = RegenerateView(self.regenerate)
@@ -75,6 +76,15 @@ class BlendBot(ext.AutoShardedBot):
             self.tree.copy_global_to(guild=guild)
         synced = await self.tree.sync(guild=guild)
         log.info("synced %d application commands", len(synced))
+
+    async def on_connect(self) -> None:
+        self.core.platform_connected(PLATFORM)
+
+    async def on_resumed(self) -> None:
+        self.core.platform_connected(PLATFORM)
+
+    async def on_disconnect(self) -> None:
+        self.core.platform_connected(PLATFORM, False)
 
     # ---- messages ---------------------------------------------------------------------
 

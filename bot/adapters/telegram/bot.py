@@ -10,6 +10,7 @@ from urllib.parse import urlparse
 from telegram import BotCommand, Update, ext
 from telegram.error import InvalidToken, NetworkError, TelegramError
 from telegram.ext import filters
+from telegram.request import HTTPXRequest
 
 from ...config import ConfigError, Settings, telegram_webhook_secret
 from ...conversation import MENU, Conversations
@@ -28,9 +29,11 @@ def build_application(core: Conversations, settings: Settings,
     token = settings.telegram_token.get_secret_value().strip() if settings.telegram_token else ""
     if not token:
         raise ConfigError("TELEGRAM_TOKEN is not set")
+    request = HTTPXRequest(connection_pool_size=32, pool_timeout=10.0,
+                           httpx_kwargs={"event_hooks": core.metrics.httpx_hooks("telegram")})
     application = (ext.ApplicationBuilder().token(token)
                    .base_url(settings.telegram_api_url).concurrent_updates(True)
-                   .connection_pool_size(32).pool_timeout(10.0).build())
+                   .request(request).build())
     handlers, bot = Handlers(core, options), application.bot
     core.register_report_sink("telegram", lambda *report: send_report(bot, *report))
     scope = filters.ChatType.PRIVATE | filters.ChatType.GROUPS
@@ -73,9 +76,11 @@ async def run_telegram(core: Conversations, settings: Settings,
                                             allowed_updates=UPDATES)
             log.info("telegram: @%s is running (%s)", application.bot.username,
                         "webhook" if secret else "long polling")
+            core.platform_connected("telegram")
             try:
                 await asyncio.Event().wait()  # until cancelled
             finally:
+                core.platform_connected("telegram", False)
                 if updater.running:
                     await updater.stop()
                 if application.running:

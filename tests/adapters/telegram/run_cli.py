@@ -13,7 +13,7 @@ from .helpers import ALICE, BOB, DM, GROUP, buttons, nth_message, sent
 
 
 async def blendbot_run(data_dir: Path, fake: FakeTelegram,
-                       token: str | None = None) -> asyncio.subprocess.Process:
+                       token: str | None = None, **env: str) -> asyncio.subprocess.Process:
     environ = {k: v for k, v in os.environ.items()
                if not k.startswith("BLENDBOT_") and k not in ("TELEGRAM_TOKEN", "DISCORD_TOKEN")}
     environ.update({
@@ -22,6 +22,7 @@ async def blendbot_run(data_dir: Path, fake: FakeTelegram,
         "BLENDBOT_DATA_DIR": str(data_dir),
         "BLENDBOT_MAX_TOKENS": "10",
         "BLENDBOT_SEED": "3",
+        **env,
     })
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bot", "run", env=environ, cwd=data_dir,
