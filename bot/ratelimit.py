@@ -28,3 +28,9 @@ class RateLimiter:
             for k in [k for k, v in self._hits.items() if not v or v[-1] <= now - self.window_s]:
                 del self._hits[k]
         return 0.0
+
+    def refund(self, key: Hashable) -> None:
+        """Take back the last message counted for `key` (it turned out not to count)."""
+        hits = self._hits.get(key)
+        if hits:
+            hits.pop()

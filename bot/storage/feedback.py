@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .store import Store
+from .store import AlsoWrite, Store
 from .tables import Channel, Delivery, Feedback, Message
 
 FeedbackKind = Literal["up", "down", "regenerate"]
+_UPSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +36,41 @@ class Stats:
     model_share: dict[str, float] = field(default_factory=dict)
 
 
+def delivery(platform: str, platform_message_id: str, part: int = 0) -> AlsoWrite:
+    """The write that records a platform message as carrying part `part` of a message (one
+    statement where the database can upsert), for `Store.add_message(also=...)`."""
+    async def write(conn: AsyncConnection, message_id: int) -> None:
+        values = {"message_id": message_id, "platform": platform,
+                  "platform_message_id": platform_message_id, "part": part}
+        upsert = _UPSERTS.get(conn.dialect.name)
+        if upsert is not None:
+            statement = upsert(Delivery).values(**values)
+            await conn.execute(statement.on_conflict_do_update(
+                index_elements=["platform", "platform_message_id"],
+                set_={"message_id": message_id, "part": part}))
+            return
+        try:
+            async with conn.begin_nested():
+                await conn.execute(insert(Delivery).values(**values))
+            return
+        except IntegrityError:
+            pass
+        await conn.execute(
+            update(Delivery)
+            .where(Delivery.platform == platform,
+                   Delivery.platform_message_id == platform_message_id)
+            .values(message_id=message_id, part=part))
+    return write
+
+
+def replacing(old_id: int) -> AlsoWrite:
+    """The write that marks reply `old_id` as replaced by the new message (regenerated)."""
+    async def write(conn: AsyncConnection, new_id: int) -> None:
+        await conn.execute(update(Message).where(Message.id == old_id)
+                           .values(replaced_by_id=new_id))
+    return write
+
+
 class Replies:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -44,20 +82,8 @@ class Replies:
         A platform message edited to show another message (a regenerated reply) is re-pointed,
         so later feedback on it goes to the message it now shows.
         """
-        async with self.store.session() as s:
-            s.add(Delivery(message_id=message_id, platform=platform,
-                           platform_message_id=platform_message_id, part=part))
-            try:
-                await s.commit()
-                return
-            except IntegrityError:
-                await s.rollback()
-            await s.execute(
-                update(Delivery)
-                .where(Delivery.platform == platform,
-                       Delivery.platform_message_id == platform_message_id)
-                .values(message_id=message_id, part=part))
-            await s.commit()
+        async with self.store.engine.begin() as conn:
+            await delivery(platform, platform_message_id, part)(conn, message_id)
 
     async def deliveries(self, message_id: int) -> list[str]:
         """Platform message ids carrying a stored message, in part order."""
@@ -115,13 +141,6 @@ class Replies:
                 select(Feedback.user_id, Feedback.kind, Feedback.model_id)
                 .where(Feedback.message_id == message_id).order_by(Feedback.id))
             return [(user, kind, model) for user, kind, model in rows]
-
-    async def mark_replaced(self, old_id: int, new_id: int) -> None:
-        async with self.store.session() as s:
-            await s.execute(update(Message).where(Message.id == old_id)
-                            .values(replaced_by_id=new_id))
-            await s.commit()
-        self.store.recent.forget()  # the replaced reply leaves its channel's history
 
     async def stats(self, *, channel_id: int | None = None,
                     community_id: int | None = None) -> Stats:

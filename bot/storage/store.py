@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import event, func, select, update
+from sqlalchemy import event, func, insert, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -23,6 +25,8 @@ from .store_types import ChannelState, DuplicateMessage, StoredMessage
 from .tables import Base, Channel, Community, Message, User, utcnow
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+AlsoWrite = Callable[[AsyncConnection, int], Awaitable[None]]  # given a new message's id
+_INSERT_MESSAGE = insert(Message)  # Core, not the ORM: a turn's writes are on its hot path
 
 
 def _channel_state(row: Channel) -> ChannelState:
@@ -176,35 +180,40 @@ class Store:
         self._names[int(user.id)] = display_name
         return int(user.id)
 
-    async def add_message(self, channel_id: int, role: str, text: str, **fields: Any) -> int:
-        """Store one message and commit before returning its id.
+    async def add_message(self, channel_id: int, role: str, text: str, *,
+                          also: Sequence[AlsoWrite] = (), **fields: Any) -> int:
+        """Store one message and commit before returning its id: one transaction, with the
+        writes of `also` (given the new id) in it.
 
         Raises `DuplicateMessage` when `platform_message_id` is already stored in the channel.
         """
-        async with self.session() as s:
-            row = Message(channel_id=channel_id, role=role, text=text,
-                          created_at=fields.pop("created_at", None) or utcnow(), **fields)
-            s.add(row)
-            try:
-                await s.commit()
-            except IntegrityError as exc:
-                if fields.get("platform_message_id") is None:
-                    raise
-                await s.rollback()
-                raise DuplicateMessage(fields["platform_message_id"]) from exc
-        author = self._names.get(row.user_id) if row.user_id is not None else None
-        if row.user_id is not None and author is None:
+        values = {"channel_id": channel_id, "role": role, "text": text,
+                  "created_at": fields.pop("created_at", None) or utcnow(), **fields}
+        try:
+            async with self.engine.begin() as conn:
+                inserted = await conn.execute(_INSERT_MESSAGE, values)
+                message_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+                for write in also:
+                    await write(conn, message_id)
+        except IntegrityError as exc:
+            if fields.get("platform_message_id") is None or also:
+                raise
+            raise DuplicateMessage(fields["platform_message_id"]) from exc
+        user_id = fields.get("user_id")
+        author = self._names.get(user_id) if user_id is not None else None
+        if user_id is not None and author is None:
             self.recent.forget(channel_id)
         else:
             self.recent.append(channel_id, StoredMessage(
-                int(row.id), role, text, row.created_at, author, row.model_id, row.mode,
-                row.prompt_tokens, row.completion_tokens, row.latency_ms))
-        return int(row.id)
+                message_id, role, text, values["created_at"], author, fields.get("model_id"),
+                fields.get("mode"), fields.get("prompt_tokens"),
+                fields.get("completion_tokens"), fields.get("latency_ms")))
+        return message_id
 
     async def has_message(self, channel_id: int, platform_message_id: str) -> bool:
         """Whether the platform message `platform_message_id` is stored in the channel."""
-        async with self.session() as s:
-            found = await s.scalar(select(Message.id).where(
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(select(Message.id).where(
                 Message.channel_id == channel_id,
                 Message.platform_message_id == platform_message_id).limit(1))
         return found is not None
