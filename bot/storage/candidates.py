@@ -9,14 +9,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engines.base import Candidate
 
-from .store import AlsoWrite, Store
+from .store import AlsoWrite, Store, table
 from .tables import CandidateRow
 
 
 def storing(candidates: Sequence[Candidate]) -> AlsoWrite:
     """The write that stores every candidate with their reply, for `Store.add_message`."""
     async def write(conn: AsyncConnection, message_id: int) -> None:
-        await conn.execute(insert(CandidateRow), [
+        await conn.execute(insert(table(CandidateRow)), [
             {"message_id": message_id, "model_id": c.model_id, "text": c.text,
              "rank": c.rank, "score": c.score, "prompt_tokens": c.prompt_tokens,
              "completion_tokens": c.completion_tokens, "latency_ms": round(c.latency_s * 1000)}

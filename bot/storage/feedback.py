@@ -5,16 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .store import AlsoWrite, Store
+from .store import AlsoWrite, Store, table
 from .tables import Channel, Delivery, Feedback, Message
 
 FeedbackKind = Literal["up", "down", "regenerate"]
-_UPSERTS: dict[str, Any] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,33 +41,44 @@ def delivery(platform: str, platform_message_id: str, part: int = 0) -> AlsoWrit
     async def write(conn: AsyncConnection, message_id: int) -> None:
         values = {"message_id": message_id, "platform": platform,
                   "platform_message_id": platform_message_id, "part": part}
-        upsert = _UPSERTS.get(conn.dialect.name)
+        upsert = _UPSERT_DELIVERY.get(conn.dialect.name)
         if upsert is not None:
-            statement = upsert(Delivery).values(**values)
-            await conn.execute(statement.on_conflict_do_update(
-                index_elements=["platform", "platform_message_id"],
-                set_={"message_id": message_id, "part": part}))
+            await conn.execute(upsert, values)
             return
         try:
             async with conn.begin_nested():
-                await conn.execute(insert(Delivery).values(**values))
+                await conn.execute(insert(_DELIVERIES), values)
             return
         except IntegrityError:
             pass
-        await conn.execute(
-            update(Delivery)
-            .where(Delivery.platform == platform,
-                   Delivery.platform_message_id == platform_message_id)
-            .values(message_id=message_id, part=part))
+        await conn.execute(_REPOINT_DELIVERY, values)
     return write
 
 
 def replacing(old_id: int) -> AlsoWrite:
     """The write that marks reply `old_id` as replaced by the new message (regenerated)."""
     async def write(conn: AsyncConnection, new_id: int) -> None:
-        await conn.execute(update(Message).where(Message.id == old_id)
-                           .values(replaced_by_id=new_id))
+        await conn.execute(_MARK_REPLACED, {"old_id": old_id, "new_id": new_id})
     return write
+
+
+def _upsert(dialect: Any) -> Any:
+    statement = dialect.insert(_DELIVERIES)
+    return statement.on_conflict_do_update(
+        index_elements=["platform", "platform_message_id"],
+        set_={"message_id": statement.excluded.message_id, "part": statement.excluded.part})
+
+
+# Built once: a turn's writes only bind values (statement building costs more than the write)
+_DELIVERIES = table(Delivery)
+_UPSERT_DELIVERY = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_REPOINT_DELIVERY = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.platform == bindparam("platform"),
+           _DELIVERIES.c.platform_message_id == bindparam("platform_message_id"))
+    .values(message_id=bindparam("message_id"), part=bindparam("part")))
+_MARK_REPLACED = (update(table(Message)).where(table(Message).c.id == bindparam("old_id"))
+                  .values(replaced_by_id=bindparam("new_id")))
 
 
 class Replies:
