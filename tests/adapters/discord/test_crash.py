@@ -112,5 +112,5 @@ async def test_sigkill_while_generating_keeps_the_message_and_no_half_reply(
     assert b"Traceback" not in err, err.decode()[-2000:]
     said = [m["content"] for m in model.requests[-1] if m["role"] == "user"]
     assert any("tell me a story" in s for s in said) and any("and then?" in s for s in said)
-    assert await _history(data, fake.channel_id) == [("user", "tell me a story"), ("user", "and then?"),
-                                    ("assistant", "Once upon a time")]
+    assert await _history(data, fake.channel_id) == [
+        ("user", "tell me a story"), ("user", "and then?"), ("assistant", "Once upon a time")]
