@@ -35,9 +35,6 @@ def table(model: type[Base]) -> Table:
 
 
 _INSERT_MESSAGE = insert(table(Message))
-# Connections kept open for a burst of turns: a connection opened beyond the pool is closed
-# again after one use, and opening one (a thread, the file, the pragmas) costs more than a turn
-SQLITE_POOL = {"pool_size": 16, "max_overflow": 16}
 
 
 def _channel_state(row: Channel) -> ChannelState:
@@ -63,8 +60,7 @@ class Store:
 
     def __init__(self, url: str, **engine_kwargs: Any) -> None:
         self.url = url
-        pool = SQLITE_POOL if url.startswith("sqlite") and ":memory:" not in url else {}
-        self._engine_kwargs = {**pool, **engine_kwargs}
+        self._engine_kwargs = engine_kwargs
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._channels: dict[tuple[str, str], tuple[ChannelState, str, float]] = {}
