@@ -9,7 +9,7 @@ from typing import Any, cast
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Table, event, func, insert, select, update
+from sqlalchemy import Table, bindparam, event, func, insert, select, update
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -35,9 +35,16 @@ def table(model: type[Base]) -> Table:
 
 
 _INSERT_MESSAGE = insert(table(Message))
+_CHANNEL_WITH_COMMUNITY = (
+    select(*table(Channel).c, Community.external_id.label("community_external"),
+           Community.name.label("community_name"))
+    .join(Community, Community.id == Channel.community_id)
+    .where(Channel.platform == bindparam("platform"),
+           Channel.external_id == bindparam("external_id")))
 
 
-def _channel_state(row: Channel) -> ChannelState:
+def _channel_state(row: Any) -> ChannelState:
+    """From a `Channel` or a row of its columns."""
     return ChannelState(
         row.id, row.community_id, row.platform, row.external_id, row.name,
         row.mode, row.model_id, dict(row.weights) if row.weights else None, row.persona,
@@ -142,6 +149,13 @@ class Store:
         if (hit is not None and hit[2] >= time.monotonic() and hit[0].name == channel_name
                 and hit[1] == community_name):
             return hit[0]
+        async with self.engine.connect() as conn:  # as stored, names unchanged: one read
+            row = (await conn.execute(_CHANNEL_WITH_COMMUNITY, {
+                "platform": platform, "external_id": channel_id})).first()
+        if (row is not None and row.name == channel_name
+                and (row.community_external, row.community_name) == (community_id,
+                                                                     community_name)):
+            return self._remember(_channel_state(row), community_name)
         community = await self._get_or_create(
             Community, {"platform": platform, "external_id": community_id},
             {"name": community_name},

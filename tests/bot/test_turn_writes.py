@@ -70,3 +70,23 @@ async def test_a_redelivered_message_is_ignored_and_does_not_use_up_the_limit(
     assert (late.kind, late.reason, outbox.calls) == ("ignored", "redelivered", [])
     users = [m.text for m in await c.service.history("discord", "c1") if m.role == "user"]
     assert users == ["one", "two"]
+
+
+async def test_a_channel_read_again_shows_another_process_changes_and_new_names(
+        database: Any) -> None:
+    one, other = database.store(), database.store()
+    await one.open()
+    await other.open()
+    try:
+        one.CACHE_TTL_S = 0.0  # type: ignore[misc]  # every turn reads the channel again
+        channel = await one.ensure_channel("discord", "g1", "Guild", "c1", "general")
+        await other.update_channel(channel.id, mode="single", model_id="a")
+        again = await one.ensure_channel("discord", "g1", "Guild", "c1", "general")
+        assert (again.id, again.mode, again.model_id) == (channel.id, "single", "a")
+        renamed = await one.ensure_channel("discord", "g1", "Guild", "c1", "random")
+        assert (renamed.id, renamed.name, renamed.mode) == (channel.id, "random", "single")
+        seen = await other.ensure_channel("discord", "g1", "Guild", "c1", "random")
+        assert seen.name == "random"
+    finally:
+        await one.close()
+        await other.close()
