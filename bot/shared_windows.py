@@ -73,14 +73,15 @@ class SharedWindows:
 
         return cls(Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5))
 
-    async def claim(self, windows: Sequence[Window], reserve: float = 0.0) -> float | None:
-        """0.0 if one call fits every window (and is counted), else the seconds to wait;
-        None when Redis is away (the caller counts in process)."""
+    async def claim(self, windows: Sequence[Window], reserve: float = 0.0,
+                    member: str | None = None) -> float | None:
+        """0.0 if one call fits every window (and is counted as `member`), else the seconds
+        to wait; None when Redis is away (the caller counts in process)."""
         if not windows or time.monotonic() < self._down_until:
             return None if windows else 0.0
         from redis.exceptions import RedisError
 
-        args: list[Any] = [reserve, uuid.uuid4().hex]
+        args: list[Any] = [reserve, member or uuid.uuid4().hex]
         for w in windows:
             args += [w.limit, int(w.period_s * 1000)]
         try:
@@ -95,6 +96,15 @@ class SharedWindows:
             log.warning("Redis is back: limits are shared again")
             self._down_until = 0.0
         return int(wait_ms) / 1000.0
+
+    async def release(self, key: str, member: str) -> None:
+        """Take back the call counted as `member` in the window `key` (best effort)."""
+        from redis.exceptions import RedisError
+
+        try:
+            await self.client.zrem(PREFIX + key, member)
+        except (RedisError, OSError, TimeoutError):
+            pass  # the count lapses with its window
 
     async def take_turn(self, key: str, every_s: float) -> bool:
         """Wait until no process has taken a turn at `key` in the last `every_s` seconds, then

@@ -179,7 +179,7 @@ class OpenAIModel(ChatModel):
                 raise ModelError(f"model '{self.id}': the server answered with {kind or 'no'} "
                                  "content instead of an event stream")
             try:
-                async for event in stream_json(response.content):
+                async for event in stream_json(response.content.iter_any()):
                     choice = self._choice(event)
                     usage = event.get("usage") or usage
                     if choice is None:

@@ -12,6 +12,7 @@ from collections.abc import AsyncIterable, AsyncIterator
 from typing import Any
 
 DONE = "[DONE]"
+MAX_LINE = 1 << 20  # bytes of one line of the stream
 
 
 class StreamError(ValueError):
@@ -22,32 +23,51 @@ class StreamEnded(StreamError):
     """The event stream stopped before `[DONE]`."""
 
 
-async def sse_data(lines: AsyncIterable[bytes]) -> AsyncIterator[str]:
-    """The `data` field of each event (multi-line data joined with newlines)."""
+async def sse_data(chunks: AsyncIterable[bytes]) -> AsyncIterator[str]:
+    """The `data` field of each event (multi-line data joined with newlines), from bytes in
+    chunks of any size (whole lines or whatever the socket delivered: a server streams a
+    reply as many small events, and reading them line by line costs more than splitting)."""
     data: list[str] = []
-    async for raw in lines:
-        try:
-            line = raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError as exc:
-            raise StreamError(f"event stream is not UTF-8: {exc}") from exc
-        if not line:
-            if data:
-                yield "\n".join(data)
-                data = []
-            continue
-        if line.startswith(":"):
-            continue  # comment / keep-alive
-        field, _, value = line.partition(":")
-        if field == "data":
-            data.append(value[1:] if value.startswith(" ") else value)
-        # other fields (event, id, retry) carry nothing for completions
+    tail = b""
+    async for chunk in chunks:
+        lines = (tail + chunk).split(b"\n") if tail else chunk.split(b"\n")
+        tail = lines.pop()  # an unfinished line waits for the rest
+        if len(tail) > MAX_LINE:
+            raise StreamError(f"an event line is longer than {MAX_LINE} bytes")
+        for raw in lines:
+            event = _line(raw, data)
+            if event is not None:
+                yield event
+    if tail:
+        _line(tail, data)
     if data:
         yield "\n".join(data)
 
 
-async def stream_json(lines: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
+def _line(raw: bytes, data: list[str]) -> str | None:
+    """Take one line into `data`; an empty line ends an event: its data, if any."""
+    try:
+        line = raw.decode("utf-8").rstrip("\r")
+    except UnicodeDecodeError as exc:
+        raise StreamError(f"event stream is not UTF-8: {exc}") from exc
+    if not line:
+        if data:
+            event = "\n".join(data)
+            data.clear()
+            return event
+        return None
+    if line.startswith(":"):
+        return None  # comment / keep-alive
+    field, _, value = line.partition(":")
+    if field == "data":
+        data.append(value[1:] if value.startswith(" ") else value)
+    # other fields (event, id, retry) carry nothing for completions
+    return None
+
+
+async def stream_json(chunks: AsyncIterable[bytes]) -> AsyncIterator[dict[str, Any]]:
     """Each event as a JSON object, until `[DONE]`."""
-    async for data in sse_data(lines):
+    async for data in sse_data(chunks):
         if data.strip() == DONE:
             return
         try:

@@ -71,8 +71,9 @@ class Conversations:
         prompt, generate = Prompt(service), Generate(service.engine)
         reply = (prompt, generate, PostProcess(), StoreReply(service))
         self.turns = Pipeline([
-            order, respond, Addressed(service), Seen(service, self.pending),
-            RateLimit(RateLimiter(options.rate_limit, options.rate_window_s, shared=shared),
+            order, respond, Addressed(service), Seen(self.pending),
+            RateLimit(service, RateLimiter(options.rate_limit, options.rate_window_s,
+                                           shared=shared),
                       options.rate_limit_exempt),
             RecordMessage(service, self.pending), *reply,
         ])

@@ -40,6 +40,7 @@ class Turn:
     outbox: Outbox
     regenerate_of: int | None = None  # the stored reply being written again
     reuse: tuple[str, ...] = ()  # delivered messages the reply will be shown in
+    recorded: tuple[str, ...] = ()  # messages stored with the reply as its first parts
     channel: ChannelState | None = None
     addressed: bool = False  # the bot is meant to answer (an apology is owed on failure)
     user_stored: bool = False

@@ -6,7 +6,7 @@ The stages of `bot.conversation` and the command layer call it; adapters never d
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -15,10 +15,11 @@ from persona import GLOBAL_SYSTEM_PROMPT, pick_greeting
 
 from ..personas import PersonaChoice, Personas
 from ..storage import ChannelState, Store, StoredMessage
-from ..storage.candidates import add_candidates
+from ..storage.candidates import storing
 from ..storage.events import Events
-from ..storage.feedback import FeedbackKind, Replies
+from ..storage.feedback import FeedbackKind, Replies, delivery, replacing
 from ..storage.library import Library
+from ..storage.store import AlsoWrite
 from .inbound import InboundEvent
 
 log = logging.getLogger(__name__)
@@ -138,20 +139,25 @@ class ChatService:
             platform_message_id=event.message_id)
 
     async def add_reply(self, channel: ChannelState, mode: str, generation: Generation,
-                        replaces: int | None = None) -> int:
-        """Store a reply (and its candidates), committed before it is shown; a regenerated
-        reply is marked as replaced by it."""
+                        replaces: int | None = None, shown_in: Sequence[str] = ()) -> int:
+        """Store a reply, its candidates and the platform messages already showing it
+        (`shown_in`: a streamed preview, part by part) in one transaction, committed before
+        it is shown; a regenerated reply is marked as replaced by it."""
+        also: list[AlsoWrite] = [delivery(channel.platform, shown, part)
+                                 for part, shown in enumerate(shown_in)]
+        if generation.candidates:
+            also.append(storing(generation.candidates))
+        if replaces is not None:
+            also.append(replacing(replaces))
         message_id = await self.store.add_message(
-            channel.id, "assistant", generation.text,
+            channel.id, "assistant", generation.text, also=also,
             model_id=generation.model_id, mode=mode,
             prompt_tokens=generation.prompt_tokens,
             completion_tokens=generation.completion_tokens,
             latency_ms=round(generation.latency_s * 1000),
         )
-        if generation.candidates:
-            await add_candidates(self.store, message_id, generation.candidates)
         if replaces is not None:
-            await self.replies.mark_replaced(replaces, message_id)
+            self.store.recent.forget()  # the replaced reply leaves its channel's history
         return message_id
 
     async def feedback(self, who: InboundEvent, reply_id: int, kind: FeedbackKind,

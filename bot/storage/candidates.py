@@ -4,23 +4,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from engines.base import Candidate
 
-from .store import Store
+from .store import AlsoWrite, Store, table
 from .tables import CandidateRow
 
 
-async def add_candidates(store: Store, message_id: int, candidates: Sequence[Candidate]) -> None:
-    """Store every candidate of the reply `message_id` in one transaction."""
-    async with store.session() as s:
-        s.add_all(CandidateRow(message_id=message_id, model_id=c.model_id, text=c.text,
-                               rank=c.rank, score=c.score, prompt_tokens=c.prompt_tokens,
-                               completion_tokens=c.completion_tokens,
-                               latency_ms=round(c.latency_s * 1000))
-                  for c in candidates)
-        await s.commit()
+def storing(candidates: Sequence[Candidate]) -> AlsoWrite:
+    """The write that stores every candidate with their reply, for `Store.add_message`."""
+    async def write(conn: AsyncConnection, message_id: int) -> None:
+        await conn.execute(insert(table(CandidateRow)), [
+            {"message_id": message_id, "model_id": c.model_id, "text": c.text,
+             "rank": c.rank, "score": c.score, "prompt_tokens": c.prompt_tokens,
+             "completion_tokens": c.completion_tokens, "latency_ms": round(c.latency_s * 1000)}
+            for c in candidates])
+    return write
 
 
 async def candidates_of(store: Store, message_id: int) -> list[Candidate]:

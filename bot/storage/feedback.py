@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .store import Store
+from .store import AlsoWrite, Store, table
 from .tables import Channel, Delivery, Feedback, Message
 
 FeedbackKind = Literal["up", "down", "regenerate"]
@@ -33,6 +35,52 @@ class Stats:
     model_share: dict[str, float] = field(default_factory=dict)
 
 
+def delivery(platform: str, platform_message_id: str, part: int = 0) -> AlsoWrite:
+    """The write that records a platform message as carrying part `part` of a message (one
+    statement where the database can upsert), for `Store.add_message(also=...)`."""
+    async def write(conn: AsyncConnection, message_id: int) -> None:
+        values = {"message_id": message_id, "platform": platform,
+                  "platform_message_id": platform_message_id, "part": part}
+        upsert = _UPSERT_DELIVERY.get(conn.dialect.name)
+        if upsert is not None:
+            await conn.execute(upsert, values)
+            return
+        try:
+            async with conn.begin_nested():
+                await conn.execute(insert(_DELIVERIES), values)
+            return
+        except IntegrityError:
+            pass
+        await conn.execute(_REPOINT_DELIVERY, values)
+    return write
+
+
+def replacing(old_id: int) -> AlsoWrite:
+    """The write that marks reply `old_id` as replaced by the new message (regenerated)."""
+    async def write(conn: AsyncConnection, new_id: int) -> None:
+        await conn.execute(_MARK_REPLACED, {"old_id": old_id, "new_id": new_id})
+    return write
+
+
+def _upsert(dialect: Any) -> Any:
+    statement = dialect.insert(_DELIVERIES)
+    return statement.on_conflict_do_update(
+        index_elements=["platform", "platform_message_id"],
+        set_={"message_id": statement.excluded.message_id, "part": statement.excluded.part})
+
+
+# Built once: a turn's writes only bind values (statement building costs more than the write)
+_DELIVERIES = table(Delivery)
+_UPSERT_DELIVERY = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}
+_REPOINT_DELIVERY = (
+    update(_DELIVERIES)
+    .where(_DELIVERIES.c.platform == bindparam("platform"),
+           _DELIVERIES.c.platform_message_id == bindparam("platform_message_id"))
+    .values(message_id=bindparam("message_id"), part=bindparam("part")))
+_MARK_REPLACED = (update(table(Message)).where(table(Message).c.id == bindparam("old_id"))
+                  .values(replaced_by_id=bindparam("new_id")))
+
+
 class Replies:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -44,20 +92,8 @@ class Replies:
         A platform message edited to show another message (a regenerated reply) is re-pointed,
         so later feedback on it goes to the message it now shows.
         """
-        async with self.store.session() as s:
-            s.add(Delivery(message_id=message_id, platform=platform,
-                           platform_message_id=platform_message_id, part=part))
-            try:
-                await s.commit()
-                return
-            except IntegrityError:
-                await s.rollback()
-            await s.execute(
-                update(Delivery)
-                .where(Delivery.platform == platform,
-                       Delivery.platform_message_id == platform_message_id)
-                .values(message_id=message_id, part=part))
-            await s.commit()
+        async with self.store.engine.begin() as conn:
+            await delivery(platform, platform_message_id, part)(conn, message_id)
 
     async def deliveries(self, message_id: int) -> list[str]:
         """Platform message ids carrying a stored message, in part order."""
@@ -115,13 +151,6 @@ class Replies:
                 select(Feedback.user_id, Feedback.kind, Feedback.model_id)
                 .where(Feedback.message_id == message_id).order_by(Feedback.id))
             return [(user, kind, model) for user, kind, model in rows]
-
-    async def mark_replaced(self, old_id: int, new_id: int) -> None:
-        async with self.store.session() as s:
-            await s.execute(update(Message).where(Message.id == old_id)
-                            .values(replaced_by_id=new_id))
-            await s.commit()
-        self.store.recent.forget()  # the replaced reply leaves its channel's history
 
     async def stats(self, *, channel_id: int | None = None,
                     community_id: int | None = None) -> Stats:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, cast
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import Table, bindparam, event, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -20,8 +22,26 @@ from .recent import RecentHistory
 from .store_types import ChannelState, DuplicateMessage, StoredMessage
 from .tables import Base, Channel, Community, Message, User, utcnow
 
+AlsoWrite = Callable[[AsyncConnection, int], Awaitable[None]]  # given a new message's id
 
-def _channel_state(row: Channel) -> ChannelState:
+
+def table(model: type[Base]) -> Table:
+    """A mapped class's table, for Core statements: a turn's writes skip the ORM (its unit of
+    work costs more than the write)."""
+    return cast(Table, model.__table__)
+
+
+_INSERT_MESSAGE = insert(table(Message))
+_CHANNEL_WITH_COMMUNITY = (
+    select(*table(Channel).c, Community.external_id.label("community_external"),
+           Community.name.label("community_name"))
+    .join(Community, Community.id == Channel.community_id)
+    .where(Channel.platform == bindparam("platform"),
+           Channel.external_id == bindparam("external_id")))
+
+
+def _channel_state(row: Any) -> ChannelState:
+    """From a `Channel` or a row of its columns."""
     return ChannelState(
         row.id, row.community_id, row.platform, row.external_id, row.name,
         row.mode, row.model_id, dict(row.weights) if row.weights else None, row.persona,
@@ -131,6 +151,13 @@ class Store:
         if (hit is not None and hit[2] >= time.monotonic() and hit[0].name == channel_name
                 and hit[1] == community_name):
             return hit[0]
+        async with self.engine.connect() as conn:  # as stored, names unchanged: one read
+            row = (await conn.execute(_CHANNEL_WITH_COMMUNITY, {
+                "platform": platform, "external_id": channel_id})).first()
+        if (row is not None and row.name == channel_name
+                and (row.community_external, row.community_name) == (community_id,
+                                                                     community_name)):
+            return self._remember(_channel_state(row), community_name)
         community = await self._get_or_create(
             Community, {"platform": platform, "external_id": community_id},
             {"name": community_name},
@@ -177,35 +204,40 @@ class Store:
         self._names[int(user.id)] = display_name
         return int(user.id)
 
-    async def add_message(self, channel_id: int, role: str, text: str, **fields: Any) -> int:
-        """Store one message and commit before returning its id.
+    async def add_message(self, channel_id: int, role: str, text: str, *,
+                          also: Sequence[AlsoWrite] = (), **fields: Any) -> int:
+        """Store one message and commit before returning its id: one transaction, with the
+        writes of `also` (given the new id) in it.
 
         Raises `DuplicateMessage` when `platform_message_id` is already stored in the channel.
         """
-        async with self.session() as s:
-            row = Message(channel_id=channel_id, role=role, text=text,
-                          created_at=fields.pop("created_at", None) or utcnow(), **fields)
-            s.add(row)
-            try:
-                await s.commit()
-            except IntegrityError as exc:
-                if fields.get("platform_message_id") is None:
-                    raise
-                await s.rollback()
-                raise DuplicateMessage(fields["platform_message_id"]) from exc
-        author = self._names.get(row.user_id) if row.user_id is not None else None
-        if row.user_id is not None and author is None:
+        values = {"channel_id": channel_id, "role": role, "text": text,
+                  "created_at": fields.pop("created_at", None) or utcnow(), **fields}
+        try:
+            async with self.engine.begin() as conn:
+                inserted = await conn.execute(_INSERT_MESSAGE, values)
+                message_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+                for write in also:
+                    await write(conn, message_id)
+        except IntegrityError as exc:
+            if fields.get("platform_message_id") is None or also:
+                raise
+            raise DuplicateMessage(fields["platform_message_id"]) from exc
+        user_id = fields.get("user_id")
+        author = self._names.get(user_id) if user_id is not None else None
+        if user_id is not None and author is None:
             self.recent.forget(channel_id)
         else:
             self.recent.append(channel_id, StoredMessage(
-                int(row.id), role, text, row.created_at, author, row.model_id, row.mode,
-                row.prompt_tokens, row.completion_tokens, row.latency_ms))
-        return int(row.id)
+                message_id, role, text, values["created_at"], author, fields.get("model_id"),
+                fields.get("mode"), fields.get("prompt_tokens"),
+                fields.get("completion_tokens"), fields.get("latency_ms")))
+        return message_id
 
     async def has_message(self, channel_id: int, platform_message_id: str) -> bool:
         """Whether the platform message `platform_message_id` is stored in the channel."""
-        async with self.session() as s:
-            found = await s.scalar(select(Message.id).where(
+        async with self.engine.connect() as conn:
+            found = await conn.scalar(select(Message.id).where(
                 Message.channel_id == channel_id,
                 Message.platform_message_id == platform_message_id).limit(1))
         return found is not None

@@ -18,7 +18,7 @@ async def test_a_report_sent_after_downtime_counts_one_run_days_late(tmp_path: P
     with time_machine.travel(MONDAY_0859 - timedelta(days=2), tick=True):
         store = Store(url)
         await store.open()
-        reports = ReportService(store, url, name="metrics-test")
+        reports = ReportService(store)
         cid = await community(store)
         await reports.start()
         await reports.set_channel(cid, "c-reports")
@@ -29,7 +29,7 @@ async def test_a_report_sent_after_downtime_counts_one_run_days_late(tmp_path: P
     with time_machine.travel(MONDAY_0859 + timedelta(days=9), tick=True):  # two Mondays later
         store = Store(url)
         await store.open()
-        reports = ReportService(store, url, name="metrics-test", on_run=metrics.report_ran)
+        reports = ReportService(store, on_run=metrics.report_ran)
         sink = Sink()
         reports.register_sink("discord", sink)
         await reports.start()

@@ -74,7 +74,8 @@ class Respond:
         message_id, platform = outcome.message_id, turn.event.platform
 
         async def record(part: int, delivered: str) -> None:
-            await self.service.replies.add_delivery(message_id, platform, delivered, part)
+            if turn.recorded[part:part + 1] != (delivered,):  # not stored with the reply
+                await self.service.replies.add_delivery(message_id, platform, delivered, part)
 
         try:
             await deliver(outbox, render, self.pacer, record)
