@@ -94,10 +94,11 @@ class Rollups:
             assert state is not None
             stale = await _stale(s, cid, state, tops)
         await s.execute(delete(RollupDirty).where(RollupDirty.community_id == cid))
-        tz = community_zone(tz_name)
-        modes = await _mode_times(s, cid)
-        await self._users(s, cid, tz, modes, stale)
-        await self._channels(s, cid, tz, modes, stale)
+        if stale.everything or stale.users or stale.channels:
+            tz = community_zone(tz_name)
+            modes = await _mode_times(s, cid)
+            await self._users(s, cid, tz, modes, stale)
+            await self._channels(s, cid, tz, modes, stale)
         if state is None:
             state = RollupState(community_id=cid)
             s.add(state)
