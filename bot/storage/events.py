@@ -28,6 +28,9 @@ class ImportResult:
     skipped: int  # already there (same ids) or pointing at nothing
 
 
+LOOKUP = 500  # keys per lookup query (well under every database's parameter limit)
+
+
 class Events:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -144,14 +147,11 @@ class Events:
                 for e in events})
             users = await _ensure(s, User, {(e.platform, e.user): {"display_name": ""}
                                             for e in events})
-            ids = list(set(channels.values()))
-            known: dict[tuple[int, str], int] = {}
-            model_of: dict[int, str | None] = {}
-            for mid, cid, ext, model in await s.execute(
-                    select(Message.id, Message.channel_id, Message.external_id, Message.model_id)
-                    .where(Message.channel_id.in_(ids))):
-                known[cid, ext or str(mid)] = mid
-                model_of[mid] = model
+            wanted = {(channels[e.platform, e.channel], e.id) for e in events
+                      if isinstance(e, MessageEvent)}
+            wanted |= {(channels[e.platform, e.channel], e.message) for e in events
+                       if isinstance(e, FeedbackEvent)}
+            known, model_of = await _messages(s, wanted)
 
             new_messages = []
             for e in events:
@@ -167,21 +167,25 @@ class Events:
             if new_messages:  # plain executemany; ids are read back (RETURNING is slow here)
                 conn = await s.connection()
                 await conn.execute(insert(_table(Message)), new_messages)
-                for mid, cid, ext, model in await s.execute(
-                        select(Message.id, Message.channel_id, Message.external_id,
-                               Message.model_id)
-                        .where(Message.channel_id.in_(ids), Message.external_id.is_not(None))):
-                    assert ext is not None  # the query skips messages without one
-                    known[cid, ext] = mid
-                    model_of[mid] = model
+                added_ids, added_models = await _messages(
+                    s, {(m["channel_id"], m["external_id"]) for m in new_messages})
+                known.update(added_ids)
+                model_of.update(added_models)
 
-            feedback = {tuple(r) for r in await s.execute(
-                select(Feedback.message_id, Feedback.user_id, Feedback.kind)
-                .join(Message, Message.id == Feedback.message_id)
-                .where(Message.channel_id.in_(ids)))}
-            settings = {(c, k, v, _utc(t)) for c, k, v, t in await s.execute(
-                select(SettingChange.channel_id, SettingChange.setting, SettingChange.value,
-                       SettingChange.created_at).where(SettingChange.channel_id.in_(ids)))}
+            targets = sorted({known[k] for k in wanted if known.get(k, -1) > 0})
+            feedback: set[tuple[Any, ...]] = set()
+            for i in range(0, len(targets), LOOKUP):
+                feedback |= {tuple(r) for r in await s.execute(
+                    select(Feedback.message_id, Feedback.user_id, Feedback.kind)
+                    .where(Feedback.message_id.in_(targets[i:i + LOOKUP])))}
+            changed = sorted({channels[e.platform, e.channel] for e in events
+                              if isinstance(e, SettingEvent)})
+            settings: set[tuple[Any, ...]] = set()
+            for i in range(0, len(changed), LOOKUP):
+                settings |= {(c, k, v, _utc(t)) for c, k, v, t in await s.execute(
+                    select(SettingChange.channel_id, SettingChange.setting,
+                           SettingChange.value, SettingChange.created_at)
+                    .where(SettingChange.channel_id.in_(changed[i:i + LOOKUP])))}
             new_feedback, new_settings = [], []
             for e in events:
                 cid, uid = channels[e.platform, e.channel], users[e.platform, e.user]
@@ -208,6 +212,32 @@ class Events:
             await Rollups(self.store).catch_up(set(communities.values()))
         added = len(new_messages) + len(new_feedback) + len(new_settings)
         return ImportResult(added, len(events) - added)
+
+
+async def _messages(s: AsyncSession, keys: set[tuple[int, str]]
+                    ) -> tuple[dict[tuple[int, str], int], dict[int, str | None]]:
+    """The stored messages among (channel id, event id) keys: their ids and models.
+
+    An event id is a message's external id, or for a message made here (none) its own id,
+    as `export` writes it. Only the keys asked for are read: an import batch costs the
+    same however much history is already stored.
+    """
+    found: dict[tuple[int, str], int] = {}
+    model_of: dict[int, str | None] = {}
+    cols = (Message.id, Message.channel_id, Message.external_id, Message.model_id)
+    externals = sorted({ext for _, ext in keys})
+    own = sorted({int(ext) for ext in externals if ext.isdigit() and len(ext) < 19})
+    for column, values in ((Message.external_id, externals), (Message.id, own)):
+        for i in range(0, len(values), LOOKUP):
+            where = column.in_(values[i:i + LOOKUP])
+            if column is Message.id:
+                where = where & Message.external_id.is_(None)
+            for mid, cid, ext, model in await s.execute(select(*cols).where(where)):
+                key = (cid, ext or str(mid))
+                if key in keys:
+                    found[key] = mid
+                    model_of[mid] = model
+    return found, model_of
 
 
 def _table(model: type[Base]) -> Table:
