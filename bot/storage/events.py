@@ -168,7 +168,7 @@ class Events:
                 conn = await s.connection()
                 await conn.execute(insert(_table(Message)), new_messages)
                 added_ids, added_models = await _messages(
-                    s, {(m["channel_id"], m["external_id"]) for m in new_messages})
+                    s, {(int(m["channel_id"]), str(m["external_id"])) for m in new_messages})
                 known.update(added_ids)
                 model_of.update(added_models)
 
@@ -229,10 +229,10 @@ async def _messages(s: AsyncSession, keys: set[tuple[int, str]]
     own = sorted({int(ext) for ext in externals if ext.isdigit() and len(ext) < 19})
     for column, values in ((Message.external_id, externals), (Message.id, own)):
         for i in range(0, len(values), LOOKUP):
-            where = column.in_(values[i:i + LOOKUP])
+            where = [column.in_(values[i:i + LOOKUP])]
             if column is Message.id:
-                where = where & Message.external_id.is_(None)
-            for mid, cid, ext, model in await s.execute(select(*cols).where(where)):
+                where.append(Message.external_id.is_(None))
+            for mid, cid, ext, model in await s.execute(select(*cols).where(*where)):
                 key = (cid, ext or str(mid))
                 if key in keys:
                     found[key] = mid
