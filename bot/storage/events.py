@@ -168,7 +168,7 @@ class Events:
                 conn = await s.connection()
                 await conn.execute(insert(_table(Message)), new_messages)
                 added_ids, added_models = await _messages(
-                    s, {(int(m["channel_id"]), str(m["external_id"])) for m in new_messages})
+                    s, {k for k, mid in known.items() if mid == -1})
                 known.update(added_ids)
                 model_of.update(added_models)
 
