@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.analytics import format_events, parse_events
+from bot.analytics import event_to_json, parse_events
 
 from .config import Settings
 from .reports.build import UnknownCommunityError, community_report, resolve_community
@@ -103,7 +103,8 @@ async def _export(store: Store, community: str | None) -> int:
     platform = ident = None
     if community:
         platform, ident = await _community(store, community)
-    sys.stdout.writelines(format_events(await Events(store).export(ident, platform)))
+    async for event in Events(store).stream(ident, platform):  # bounded memory
+        sys.stdout.write(event_to_json(event) + "\n")
     return 0
 
 
