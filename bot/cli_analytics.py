@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bot.analytics import Event, EventError, format_events, parse_numbered
+from bot.analytics import Event, EventError, event_to_json, parse_numbered
 
 from .config import Settings
 from .database import store_for
@@ -114,7 +114,8 @@ async def _export(store: Store, community: str | None) -> int:
     platform = ident = None
     if community:
         platform, ident = await _community(store, community)
-    sys.stdout.writelines(format_events(await Events(store).export(ident, platform)))
+    async for event in Events(store).stream(ident, platform):  # bounded memory
+        sys.stdout.write(event_to_json(event) + "\n")
     return 0
 
 

@@ -6,17 +6,24 @@ the unit resampled is the user, never a single day or message.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 DEFAULT_DRAWS = 400
 DEFAULT_LEVEL = 0.95
+BLOCK_CELLS = 1_000_000  # weights held at a time (8 MB): memory does not grow with users
 
 
-def user_weights(n: int, draws: int, rng: np.random.Generator) -> np.ndarray:
-    """`draws` × `n` resampling counts: row b says how often each user appears in draw b."""
-    if n == 0:
-        return np.zeros((draws, 0))
-    return rng.multinomial(n, np.full(n, 1.0 / n), size=draws).astype(float)
+def user_weights(n: int, draws: int, rng: np.random.Generator) -> Iterator[np.ndarray]:
+    """Resampling counts in blocks of rows: row b says how often each of the `n` users
+    appears in draw b (n draws with replacement); `draws` rows in all."""
+    rows = max(1, BLOCK_CELLS // max(n, 1))
+    for start in range(0, draws, rows):
+        block = np.empty((min(rows, draws - start), n))
+        for row in block:
+            row[:] = np.bincount(rng.integers(0, n, size=n), minlength=n) if n else 0
+        yield block
 
 
 def percentile_interval(
@@ -43,8 +50,8 @@ def ratio_interval(
     if numerator.size < 2:
         return None
     rng = np.random.default_rng(seed)
-    weights = user_weights(numerator.size, draws, rng)
-    num, den = weights @ numerator, weights @ denominator
+    both = np.stack([numerator, denominator], axis=1)
+    num, den = np.concatenate([w @ both for w in user_weights(numerator.size, draws, rng)]).T
     with np.errstate(divide="ignore", invalid="ignore"):
         values = np.where(den > 0, num / den, np.nan)
     return percentile_interval(values, level)

@@ -136,11 +136,17 @@ def cohorts(
     return Cohorts(users, first_day, active, observed)
 
 
-def _counts(c: Cohorts, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Observed and active users per day k ≥ 1 for each row of user weights."""
+def _counts(c: Cohorts, weights: np.ndarray | Iterable[np.ndarray]
+            ) -> tuple[np.ndarray, np.ndarray]:
+    """Observed and active users per day k ≥ 1 for each row of user weights (one array, or
+    blocks of rows)."""
     obs = c.observed[:, 1:].astype(float)
     act = (c.active[:, 1:] & c.observed[:, 1:]).astype(float)
-    return weights @ obs, weights @ act
+    if isinstance(weights, np.ndarray):
+        return weights @ obs, weights @ act
+    both = np.concatenate([obs, act], axis=1)
+    out = np.concatenate([w @ both for w in weights])
+    return out[:, :obs.shape[1]], out[:, obs.shape[1]:]
 
 
 def retention_curve(c: Cohorts) -> RetentionCurve:

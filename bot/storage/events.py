@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, delete, insert, select
+from sqlalchemy import Table, and_, delete, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -27,6 +27,10 @@ class ImportResult:
     added: int
     skipped: int  # already there (same ids)
     missing: tuple[Event, ...] = ()  # feedback on a message that is in neither place
+
+
+LOOKUP = 500  # keys per lookup query (well under every database's parameter limit)
+PAGE = 5_000  # rows per table read at a time by `stream`
 
 
 class Events:
@@ -50,53 +54,64 @@ class Events:
     async def export(self, community: str | None = None, platform: str | None = None,
                      until: datetime | None = None) -> list[Event]:
         """Every message, feedback and setting change (of one community), oldest first."""
+        return [e async for e in self.stream(community, platform, until)]
+
+    async def stream(self, community: str | None = None, platform: str | None = None,
+                     until: datetime | None = None) -> AsyncIterator[Event]:
+        """`export`'s events one at a time, read a page at a time (bounded memory): messages,
+        feedback and setting changes merged by time (at the same time in that order)."""
         where = []
         if community is not None:
             where.append(Community.external_id == community)
         if platform is not None:
             where.append(Community.platform == platform)
-        events: list[Event] = []
-        async with self.store.session() as s:
-            cols = (Channel.external_id, Community.external_id, Community.platform)
-            msgs = await s.execute(
-                select(Message, User.external_id, *cols)
-                .join(Channel, Channel.id == Message.channel_id)
-                .join(Community, Community.id == Channel.community_id)
-                .outerjoin(User, User.id == Message.user_id)
-                .where(*where, *([Message.created_at < until] if until else []))
-                .order_by(Message.created_at, Message.id))
-            for m, user, channel, comm, plat in msgs:
-                events.append(MessageEvent(
-                    id=m.external_id or str(m.id), ts=m.created_at, platform=cast(Platform, plat),
-                    community=comm, channel=channel, user=user or "bot",
-                    role=_ROLE_OUT.get(m.role, "bot"), model=m.model_id, text=m.text))
-            target = aliased(Message)
-            fbs = await s.execute(
-                select(Feedback, User.external_id, target.external_id, target.id,
-                       *cols)
-                .join(target, target.id == Feedback.message_id)
-                .join(Channel, Channel.id == target.channel_id)
-                .join(Community, Community.id == Channel.community_id)
-                .join(User, User.id == Feedback.user_id)
-                .where(*where))
-            for f, user, ext, mid, channel, comm, plat in fbs:
-                events.append(FeedbackEvent(
-                    ts=f.created_at, platform=cast(Platform, plat), community=comm,
-                    channel=channel, user=user, message=ext or str(mid),
-                    kind=cast(FeedbackKind, f.kind)))
-            changes = await s.execute(
-                select(SettingChange, User.external_id, *cols)
-                .join(Channel, Channel.id == SettingChange.channel_id)
-                .join(Community, Community.id == Channel.community_id)
-                .outerjoin(User, User.id == SettingChange.user_id)
-                .where(*where))
-            for c, user, channel, comm, plat in changes:
-                events.append(SettingEvent(
-                    ts=c.created_at, platform=cast(Platform, plat), community=comm,
-                    channel=channel, user=user or "admin", setting=cast(SettingName, c.setting),
-                    value=c.value))
-        events.sort(key=lambda e: e.ts)
-        return [e for e in events if until is None or e.ts < until]
+        cols = (Channel.external_id, Community.external_id, Community.platform)
+        target = aliased(Message)
+        queries = (
+            (select(Message.id, Message.created_at, Message.external_id, User.external_id,
+                    Message.role, Message.model_id, Message.text, *cols)
+             .join(Channel, Channel.id == Message.channel_id)
+             .outerjoin(User, User.id == Message.user_id), Message, _message),
+            (select(Feedback.id, Feedback.created_at, User.external_id, target.external_id,
+                    target.id, Feedback.kind, *cols)
+             .join(target, target.id == Feedback.message_id)
+             .join(Channel, Channel.id == target.channel_id)
+             .join(User, User.id == Feedback.user_id), Feedback, _feedback),
+            (select(SettingChange.id, SettingChange.created_at, User.external_id,
+                    SettingChange.setting, SettingChange.value, *cols)
+             .join(Channel, Channel.id == SettingChange.channel_id)
+             .outerjoin(User, User.id == SettingChange.user_id), SettingChange, _setting),
+        )
+        pages = [self._pages(q.join(Community, Community.id == Channel.community_id)
+                             .where(*where, *([table.created_at < until] if until else [])),
+                             table, make)
+                 for q, table, make in queries]
+        heads: list[tuple[datetime, int, Event] | None] = [None] * len(pages)
+        for i, it in enumerate(pages):
+            heads[i] = await _next(it, i)
+        while any(heads):
+            i = min((h[0], h[1], n) for n, h in enumerate(heads) if h is not None)[2]
+            head = heads[i]
+            assert head is not None
+            yield head[2]
+            heads[i] = await _next(pages[i], i)
+
+    async def _pages(self, query: Any, table: Any, make: Any) -> AsyncIterator[Event]:
+        """The query's rows in (time, id) order, `PAGE` at a time (keyset pagination)."""
+        last: tuple[datetime, int] | None = None
+        while True:
+            q = query
+            if last is not None:
+                q = q.where(or_(table.created_at > last[0],
+                                and_(table.created_at == last[0], table.id > last[1])))
+            async with self.store.session() as s:
+                rows = (await s.execute(q.order_by(table.created_at, table.id)
+                                        .limit(PAGE))).all()
+            for row in rows:
+                yield make(*row)
+            if len(rows) < PAGE:
+                return
+            last = (rows[-1][1], rows[-1][0])
 
     async def forget(self, platform: str, user: str) -> int:
         """Delete a user's messages and feedback everywhere; returns the messages deleted.
@@ -145,14 +160,11 @@ class Events:
                 for e in events})
             users = await _ensure(s, User, {(e.platform, e.user): {"display_name": ""}
                                             for e in events})
-            ids = list(set(channels.values()))
-            known: dict[tuple[int, str], int] = {}
-            model_of: dict[int, str | None] = {}
-            for mid, cid, ext, model in await s.execute(
-                    select(Message.id, Message.channel_id, Message.external_id, Message.model_id)
-                    .where(Message.channel_id.in_(ids))):
-                known[cid, ext or str(mid)] = mid
-                model_of[mid] = model
+            wanted = {(channels[e.platform, e.channel], e.id) for e in events
+                      if isinstance(e, MessageEvent)}
+            wanted |= {(channels[e.platform, e.channel], e.message) for e in events
+                       if isinstance(e, FeedbackEvent)}
+            known, model_of = await _messages(s, wanted)
 
             new_messages = []
             for e in events:
@@ -168,21 +180,25 @@ class Events:
             if new_messages:  # plain executemany; ids are read back (RETURNING is slow here)
                 conn = await s.connection()
                 await conn.execute(insert(_table(Message)), new_messages)
-                for mid, cid, ext, model in await s.execute(
-                        select(Message.id, Message.channel_id, Message.external_id,
-                               Message.model_id)
-                        .where(Message.channel_id.in_(ids), Message.external_id.is_not(None))):
-                    assert ext is not None  # the query skips messages without one
-                    known[cid, ext] = mid
-                    model_of[mid] = model
+                added_ids, added_models = await _messages(
+                    s, {k for k, mid in known.items() if mid == -1})
+                known.update(added_ids)
+                model_of.update(added_models)
 
-            feedback = {tuple(r) for r in await s.execute(
-                select(Feedback.message_id, Feedback.user_id, Feedback.kind)
-                .join(Message, Message.id == Feedback.message_id)
-                .where(Message.channel_id.in_(ids)))}
-            settings = {(c, k, v, _utc(t)) for c, k, v, t in await s.execute(
-                select(SettingChange.channel_id, SettingChange.setting, SettingChange.value,
-                       SettingChange.created_at).where(SettingChange.channel_id.in_(ids)))}
+            targets = sorted({known[k] for k in wanted if known.get(k, -1) > 0})
+            feedback: set[tuple[Any, ...]] = set()
+            for i in range(0, len(targets), LOOKUP):
+                feedback |= {tuple(r) for r in await s.execute(
+                    select(Feedback.message_id, Feedback.user_id, Feedback.kind)
+                    .where(Feedback.message_id.in_(targets[i:i + LOOKUP])))}
+            changed = sorted({channels[e.platform, e.channel] for e in events
+                              if isinstance(e, SettingEvent)})
+            settings: set[tuple[Any, ...]] = set()
+            for i in range(0, len(changed), LOOKUP):
+                settings |= {(c, k, v, _utc(t)) for c, k, v, t in await s.execute(
+                    select(SettingChange.channel_id, SettingChange.setting,
+                           SettingChange.value, SettingChange.created_at)
+                    .where(SettingChange.channel_id.in_(changed[i:i + LOOKUP])))}
             new_feedback, new_settings, missing = [], [], []
             for e in events:
                 cid, uid = channels[e.platform, e.channel], users[e.platform, e.user]
@@ -212,6 +228,58 @@ class Events:
             await Rollups(self.store).catch_up(set(communities.values()))
         added = len(new_messages) + len(new_feedback) + len(new_settings)
         return ImportResult(added, len(events) - added - len(missing), tuple(missing))
+
+
+async def _messages(s: AsyncSession, keys: set[tuple[int, str]]
+                    ) -> tuple[dict[tuple[int, str], int], dict[int, str | None]]:
+    """The stored messages among (channel id, event id) keys: their ids and models.
+
+    An event id is a message's external id, or for a message made here (none) its own id,
+    as `export` writes it. Only the keys asked for are read: an import batch costs the
+    same however much history is already stored.
+    """
+    found: dict[tuple[int, str], int] = {}
+    model_of: dict[int, str | None] = {}
+    cols = (Message.id, Message.channel_id, Message.external_id, Message.model_id)
+    externals = sorted({ext for _, ext in keys})
+    own = sorted({int(ext) for ext in externals if ext.isdigit() and len(ext) < 19})
+    for column, values in ((Message.external_id, externals), (Message.id, own)):
+        for i in range(0, len(values), LOOKUP):
+            where = [column.in_(values[i:i + LOOKUP])]
+            if column is Message.id:
+                where.append(Message.external_id.is_(None))
+            for mid, cid, ext, model in await s.execute(select(*cols).where(*where)):
+                key = (cid, ext or str(mid))
+                if key in keys:
+                    found[key] = mid
+                    model_of[mid] = model
+    return found, model_of
+
+
+async def _next(it: AsyncIterator[Event], source: int) -> tuple[datetime, int, Event] | None:
+    event = await anext(it, None)
+    return None if event is None else (event.ts, source, event)
+
+
+def _message(mid: int, ts: datetime, ext: str | None, user: str | None, role: str,
+             model: str | None, text: str, channel: str, comm: str, plat: str) -> Event:
+    return MessageEvent(id=ext or str(mid), ts=ts, platform=cast(Platform, plat),
+                        community=comm, channel=channel, user=user or "bot",
+                        role=_ROLE_OUT.get(role, "bot"), model=model, text=text)
+
+
+def _feedback(_: int, ts: datetime, user: str, ext: str | None, mid: int, kind: str, channel: str,
+              comm: str, plat: str) -> Event:
+    return FeedbackEvent(ts=ts, platform=cast(Platform, plat), community=comm,
+                         channel=channel, user=user, message=ext or str(mid),
+                         kind=cast(FeedbackKind, kind))
+
+
+def _setting(_: int, ts: datetime, user: str | None, setting: str, value: str | None, channel: str,
+             comm: str, plat: str) -> Event:
+    return SettingEvent(ts=ts, platform=cast(Platform, plat), community=comm,
+                        channel=channel, user=user or "admin",
+                        setting=cast(SettingName, setting), value=value)
 
 
 def _table(model: type[Base]) -> Table:

@@ -10,6 +10,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from .rollups import mark_stale
 from .store import AlsoWrite, Store, table
 from .tables import Channel, Delivery, Feedback, Message
 
@@ -138,10 +139,19 @@ class Replies:
                 return False
 
     async def remove_feedback(self, message_id: int, user_id: int, kind: FeedbackKind) -> None:
+        """Take feedback back; the reply's rollups are marked stale in the same transaction
+        (a deletion leaves no new row for the next catch-up to find)."""
         async with self.store.session() as s:
-            await s.execute(delete(Feedback).where(
+            gone = await s.execute(delete(Feedback).where(
                 Feedback.message_id == message_id, Feedback.user_id == user_id,
                 Feedback.kind == kind))
+            if getattr(gone, "rowcount", 0):
+                where = (await s.execute(
+                    select(Channel.community_id, Message.channel_id)
+                    .join(Channel, Channel.id == Message.channel_id)
+                    .where(Message.id == message_id))).first()
+                if where is not None:
+                    await mark_stale(s, where[0], channel_id=where[1], user_id=user_id)
             await s.commit()
 
     async def feedback(self, message_id: int) -> list[tuple[int, str, str | None]]:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import datetime
 
 import numpy as np
 from sqlalchemy import case, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+from threadpoolctl import threadpool_limits
 
 from bot.analytics import AnalysisOptions, Report
 from bot.analytics.daily import ALL
@@ -15,7 +19,7 @@ from .rollups import Rollups, community_zone
 from .store import Store
 from .tables import Community, RollupChannelDay, RollupReplyDay, RollupUserDay, User
 
-PARTITION = 20_000  # rows fetched at a time
+USERS_PER_READ = 2_000  # user ids whose rows are read at a time: memory stays bounded
 
 
 async def rollup_report(store: Store, platform: str, community: str, since: datetime,
@@ -29,24 +33,16 @@ async def rollup_report(store: Store, platform: str, community: str, since: date
     await Rollups(store, opts).catch_up([cid])
     period = Period.around(since, until, community_zone(tz_name))
     async with store.session() as s:
-        ids = {uid: ext for uid, ext in await s.execute(
+        conn = await s.connection()
+        users = list(await conn.execute(
             select(RollupUserDay.user_id, User.external_id).distinct()
             .join(User, User.id == RollupUserDay.user_id)
-            .where(RollupUserDay.community_id == cid, RollupUserDay.scope == ALL))}
-        order = ranks(list(ids.values()))
-        rank_of = {uid: order[ext] for uid, ext in ids.items()}
-        scopes: dict[str, list[np.ndarray]] = {}
-        result = await s.stream(
-            select(RollupUserDay.scope, RollupUserDay.user_id, RollupUserDay.day,
-                   RollupUserDay.messages, RollupUserDay.sessions, RollupUserDay.minutes)
-            .where(RollupUserDay.community_id == cid, RollupUserDay.day < period.end))
-        async for part in result.partitions(PARTITION):
-            by_scope: dict[str, list[tuple[int, int, int, int, float]]] = {}
-            for scope, uid, day, n, sessions, minutes in part:
-                by_scope.setdefault(scope, []).append(
-                    (rank_of.get(uid, -1), day, n, sessions, minutes))
-            for scope, rows in by_scope.items():
-                scopes.setdefault(scope, []).append(np.array(rows, dtype=float))
+            .where(RollupUserDay.community_id == cid, RollupUserDay.scope == ALL)))
+        rank_of = _rank_lookup([u for u, _ in users], [x for _, x in users])
+        scopes = list(await conn.scalars(
+            select(RollupUserDay.scope).distinct().where(RollupUserDay.community_id == cid)))
+        days = {scope: await _scope_days(conn, cid, scope, period.end, rank_of)
+                for scope in scopes}
         channels = dict((mode, n) for mode, n in await s.execute(
             select(RollupChannelDay.mode, func.count(func.distinct(RollupChannelDay.channel_id)))
             .where(RollupChannelDay.community_id == cid, RollupChannelDay.day >= period.first,
@@ -62,14 +58,40 @@ async def rollup_report(store: Store, platform: str, community: str, since: date
                    func.sum(r.thumbs_up), func.sum(r.thumbs_down), func.sum(r.regenerated))
             .where(r.community_id == cid, r.day >= period.first, r.day < period.end)
             .group_by(r.model))}
-    days = {scope: _user_days(parts) for scope, parts in scopes.items()}
     modes = {scope.removeprefix("mode:"): (d, channels.get(scope.removeprefix("mode:"), 0))
              for scope, d in days.items() if scope != ALL}
-    return report_from_days(community, period, days.get(ALL, UserDays.empty()), modes,
-                            models, opts)
+    overall = days.get(ALL, UserDays.empty())
+
+    def compute() -> Report:
+        # numpy off the event loop, with one BLAS thread: the bootstrap's small products
+        # run far slower when BLAS threads fight other work for the cores
+        with threadpool_limits(limits=1, user_api="blas"):
+            return report_from_days(community, period, overall, modes, models, opts)
+
+    return await asyncio.to_thread(compute)
 
 
-def _user_days(parts: list[np.ndarray]) -> UserDays:
-    a = np.concatenate(parts)
+def _rank_lookup(uids: Sequence[int], exts: Sequence[str]) -> np.ndarray:
+    """user id → the user's rank by external id (see `ranks`); -1 for unknown ids."""
+    order = ranks(list(exts))
+    lookup = np.full(max(uids, default=0) + 1, -1, dtype=np.int64)
+    lookup[np.asarray(uids, dtype=np.int64)] = [order[x] for x in exts]
+    return lookup
+
+
+async def _scope_days(conn: AsyncConnection, cid: int, scope: str, end: int,
+                      rank_of: np.ndarray) -> UserDays:
+    """One scope's user-days before `end`, read a range of user ids at a time (a buffered
+    query per range: far faster than a server-side cursor through aiosqlite)."""
+    r = RollupUserDay
+    query = (select(r.user_id, r.day, r.messages, r.sessions, r.minutes)
+             .where(r.community_id == cid, r.scope == scope, r.day < end))
+    parts = []
+    for lo in range(0, rank_of.size, USERS_PER_READ):
+        rows = (await conn.execute(query.where(r.user_id >= lo,
+                                               r.user_id < lo + USERS_PER_READ))).all()
+        if rows:
+            parts.append(np.array([tuple(x) for x in rows], dtype=float))  # Rows are slow
+    a = np.concatenate(parts) if parts else np.zeros((0, 5))
     ints = a[:, :4].astype(np.int64)
-    return UserDays(ints[:, 0], ints[:, 1], ints[:, 2], ints[:, 3], a[:, 4])
+    return UserDays(rank_of[ints[:, 0]], ints[:, 1], ints[:, 2], ints[:, 3], a[:, 4])

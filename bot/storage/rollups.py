@@ -11,14 +11,14 @@ nothing; so an import, a live message or a `forget` only has to be followed by a
 from __future__ import annotations
 
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import groupby
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import Table, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.analytics.daily import ChannelRow, channel_days, user_days
@@ -94,10 +94,11 @@ class Rollups:
             assert state is not None
             stale = await _stale(s, cid, state, tops)
         await s.execute(delete(RollupDirty).where(RollupDirty.community_id == cid))
-        tz = community_zone(tz_name)
-        modes = await _mode_times(s, cid)
-        await self._users(s, cid, tz, modes, stale)
-        await self._channels(s, cid, tz, modes, stale)
+        if stale.everything or stale.users or stale.channels:
+            tz = community_zone(tz_name)
+            modes = await _mode_times(s, cid)
+            await self._users(s, cid, tz, modes, stale)
+            await self._channels(s, cid, tz, modes, stale)
         if state is None:
             state = RollupState(community_id=cid)
             s.add(state)
@@ -123,15 +124,17 @@ class Rollups:
             await s.execute(delete(RollupUserDay).where(
                 RollupUserDay.community_id == cid, RollupUserDay.user_id.in_(chunk)))
             rows: list[dict[str, Any]] = []
-            result = await s.stream(q.order_by(Message.user_id, Message.created_at, Message.id))
-            async for uid, group in _grouped(result):
+            result = await (await s.connection()).execute(  # buffered: one chunk's rows
+                q.order_by(Message.user_id, Message.created_at, Message.id))
+            for uid, group in groupby(result, key=lambda row: row[0]):
                 days = user_days(((ts, self._mode(modes, ch, ts)) for _, ch, ts in group), tz,
                                  gap=self.opts.gap, allowance=self.opts.allowance)
                 rows += [{"community_id": cid, "user_id": uid, "scope": scope, "day": day,
                           "messages": d.messages, "sessions": d.sessions,
                           "minutes": d.minutes} for (scope, day), d in days.items()]
-            if rows:  # after the stream: no statement runs while it is open
-                await s.execute(insert(RollupUserDay), rows)
+            if rows:
+                conn = await s.connection()  # Core: no ORM bookkeeping per row
+                await conn.execute(insert(cast(Table, RollupUserDay.__table__)), rows)
 
     async def _channels(self, s: AsyncSession, cid: int, tz: ZoneInfo, modes: ModeTimes,
                         stale: Stale) -> None:
@@ -150,9 +153,9 @@ class Rollups:
             kinds = await _feedback_kinds(s, chunk)
             replies: list[dict[str, Any]] = []
             messages: list[dict[str, Any]] = []
-            result = await s.stream(q.order_by(Message.channel_id, Message.created_at,
-                                               Message.id))
-            async for ch, group in _grouped(result):
+            result = await (await s.connection()).execute(
+                q.order_by(Message.channel_id, Message.created_at, Message.id))
+            for ch, group in groupby(result, key=lambda row: row[0]):
                 days = channel_days(
                     (ChannelRow(ts, role == "user", uid, model, self._mode(modes, ch, ts),
                                 kinds.get(mid, frozenset()))
@@ -172,24 +175,11 @@ class Rollups:
 
 async def _flush(s: AsyncSession, replies: list[dict[str, Any]],
                  messages: list[dict[str, Any]]) -> None:
+    conn = await s.connection()  # Core inserts: no ORM bookkeeping per row
     if replies:
-        await s.execute(insert(RollupReplyDay), replies)
+        await conn.execute(insert(cast(Table, RollupReplyDay.__table__)), replies)
     if messages:
-        await s.execute(insert(RollupChannelDay), messages)
-
-
-async def _grouped(result: Any) -> Any:
-    """(key, rows) for consecutive rows with the same first column, streamed."""
-    key: Any = None
-    group: list[Sequence[Any]] = []
-    async for row in result:
-        if group and row[0] != key:
-            yield key, group
-            group = []
-        key = row[0]
-        group.append(tuple(row))
-    if group:
-        yield key, group
+        await conn.execute(insert(cast(Table, RollupChannelDay.__table__)), messages)
 
 
 def _chunks(ids: set[int]) -> Iterable[list[int]]:
