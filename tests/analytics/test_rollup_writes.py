@@ -10,7 +10,7 @@ from sqlalchemy import select
 from bot.analytics.events import FeedbackEvent, MessageEvent
 from bot.storage import Store
 from bot.storage.events import Events
-from bot.storage.feedback import Replies
+from bot.storage.feedback import Replies, replacing
 from bot.storage.rollups import Rollups
 from bot.storage.tables import Message, User
 from tests.analytics import rollup_reference as ref
@@ -59,7 +59,8 @@ async def test_every_write_keeps_rollups_equal_to_a_recomputation(store: Store) 
     assert await replies.add_feedback(ids["b1"], alice, "down")
     await _equal(store)
     assert await replies.add_feedback(ids["b2"], alice, "regenerate")
-    await replies.mark_replaced(ids["b2"], ids["b1"])
+    async with store.engine.begin() as conn:  # as a regenerated reply's store marks it
+        await replacing(ids["b2"])(conn, ids["b1"])
     await _equal(store)
     await store.reset_channel(await _channel(store))
     await _equal(store)

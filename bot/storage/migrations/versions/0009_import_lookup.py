@@ -1,8 +1,8 @@
 """import lookup: an index on messages.external_id, so an import batch finds its own
 messages without reading the history of the channels it touches
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-02
 """
 
