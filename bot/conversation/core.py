@@ -23,6 +23,7 @@ from .service import ChatService
 from .stages.addressed import Addressed
 from .stages.generate import Generate
 from .stages.limits import RateLimit
+from .stages.loopguard import LoopGuard
 from .stages.order import ChannelTurns
 from .stages.postprocess import PostProcess
 from .stages.prompt import Prompt
@@ -53,7 +54,7 @@ class Conversations:
         self.order = order = ChannelTurns()
         respond = Respond(service, self.pacer, self.pending)
         prompt, generate = Prompt(service), Generate(service.engine)
-        reply = (prompt, generate, PostProcess(), StoreReply(service))
+        reply = (prompt, generate, LoopGuard(generate), PostProcess(), StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(service, self.pending),
             RateLimit(RateLimiter(options.rate_limit, options.rate_window_s),

@@ -138,15 +138,16 @@ class ChatService:
             platform_message_id=event.message_id)
 
     async def add_reply(self, channel: ChannelState, mode: str, generation: Generation,
-                        replaces: int | None = None) -> int:
+                        replaces: int | None = None, redraws: int = 0) -> int:
         """Store a reply (and its candidates), committed before it is shown; a regenerated
-        reply is marked as replaced by it."""
+        reply is marked as replaced by it. `redraws`: looping replies written before it."""
         message_id = await self.store.add_message(
             channel.id, "assistant", generation.text,
             model_id=generation.model_id, mode=mode,
             prompt_tokens=generation.prompt_tokens,
             completion_tokens=generation.completion_tokens,
             latency_ms=round(generation.latency_s * 1000),
+            **({"loop_redraws": redraws} if redraws else {}),
         )
         if generation.candidates:
             await add_candidates(self.store, message_id, generation.candidates)

@@ -15,6 +15,7 @@ class StoreReply:
         generation = turn.generation
         assert generation is not None
         message_id = await self.service.add_reply(turn.channel, turn.request.blend.mode,
-                                                  generation, replaces=turn.regenerate_of)
+                                                  generation, replaces=turn.regenerate_of,
+                                                  redraws=len(turn.redraws))
         turn.outcome = Outcome("reply", generation.text, generation.model_id, message_id,
                                generation.notices)
