@@ -31,6 +31,7 @@ class App:
     async def close(self) -> None:
         if self.reports is not None:
             await self.reports.shutdown()
+        await self.service.memory.close()
         await self.engine.close()
         await self.store.close()
 

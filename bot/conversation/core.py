@@ -24,6 +24,7 @@ from .stages.addressed import Addressed
 from .stages.generate import Generate
 from .stages.limits import RateLimit
 from .stages.loopguard import LoopGuard
+from .stages.memory import Memory
 from .stages.order import ChannelTurns
 from .stages.postprocess import PostProcess
 from .stages.prompt import Prompt
@@ -54,7 +55,9 @@ class Conversations:
         self.order = order = ChannelTurns()
         respond = Respond(service, self.pacer, self.pending)
         prompt, generate = Prompt(service), Generate(service.engine)
-        reply = (prompt, generate, LoopGuard(generate), PostProcess(), StoreReply(service))
+        memory = Memory(service.memory, options.sampling.max_tokens or 256)
+        reply = (prompt, memory, generate, LoopGuard(generate), PostProcess(),
+                 StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(service, self.pending),
             RateLimit(RateLimiter(options.rate_limit, options.rate_window_s),

@@ -19,7 +19,9 @@ from ..storage.candidates import add_candidates
 from ..storage.events import Events
 from ..storage.feedback import FeedbackKind, Replies
 from ..storage.library import Library
+from ..storage.memory import Memories
 from .inbound import InboundEvent
+from .memory import ChannelMemory
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class ServiceOptions:
     rate_limit: int = 6  # messages per user ...
     rate_window_s: float = 30.0  # ... in this many seconds
     rate_limit_exempt: tuple[str, ...] = ("console",)  # platforms without a limit
+    facts_budget: int = 200  # tokens of pinned facts in a prompt (the answering model's)
 
 
 class ChatService:
@@ -45,6 +48,7 @@ class ChatService:
         self.personas = Personas(self.library, options.bot_name)
         self.replies = Replies(store)
         self.events = Events(store)
+        self.memory = ChannelMemory(Memories(store), engine, options.facts_budget)
 
     def blend_of(self, channel: ChannelState) -> BlendSettings:
         return BlendSettings(
