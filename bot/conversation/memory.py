@@ -97,12 +97,12 @@ class ChannelMemory:
         summary = await self.memories.summary(channel_id) if history else None
         fixed = Conversation(conversation.system, (), summary=summary.text if summary else "",
                              facts=tuple(f.text for f in facts), lore=conversation.lore)
-        budget = (n_ctx - reply_budget(n_ctx, max_tokens)
-                  - min(await model.count_tokens(fixed.system_text()), n_ctx // 2)
-                  - len(conversation.post_history) - 16)
+        room = n_ctx - reply_budget(n_ctx, max_tokens) - len(conversation.post_history) - 16
         texts = [speaker_line(_chat(m)) for m in history]
-        if sum(len(t) + TURN_OVERHEAD for t in texts) <= budget:  # a token is a character
-            return Recall(0, summary, tuple(facts))  # or more: all of it fits, uncounted
+        system = fixed.system_text()
+        if len(system) + sum(len(t) + TURN_OVERHEAD for t in texts) <= room:
+            return Recall(0, summary, tuple(facts))  # a token is a character or more: it fits
+        budget = room - min(await model.count_tokens(system), n_ctx // 2)
         used, start = 0, len(history)
         while start > 1:
             cost = await self._count(model, history[start - 1], texts[start - 1])

@@ -4,11 +4,14 @@ it fell out of the window; a new summary is started after the turn when one is d
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 
 from ..memory import ChannelMemory
 from ..pipeline import Next, Turn
 from ..quality.quotes import with_quote
+
+log = logging.getLogger(__name__)
 
 
 class Memory:
@@ -20,8 +23,13 @@ class Memory:
         request, channel = turn.request, turn.channel
         assert request is not None and channel is not None
         conversation = request.conversation
-        recall = await self.memory.recall(channel.id, request.blend, turn.history,
-                                          conversation, self.max_tokens)
+        try:
+            recall = await self.memory.recall(channel.id, request.blend, turn.history,
+                                              conversation, self.max_tokens)
+        except Exception as exc:  # the turn is answered without memory (the engine fits it)
+            log.warning("memory: recall failed in %s: %s", turn.key, exc,
+                        exc_info=log.isEnabledFor(logging.DEBUG))
+            return await rest(turn)
         window = list(conversation.history)[recall.window:]
         turn.request = replace(request, conversation=replace(
             conversation,
