@@ -24,7 +24,8 @@ async def test_private_chat_is_answered_in_plain_text_with_feedback_buttons(
     assert history[0].author == "Alice"
     names = {c["command"] for c in fake.of("setMyCommands")[0].params["commands"]}
     assert {"start", "help", "mode", "models", "weights", "status", "chat", "disclose",
-            "persona", "reset", "stats", "report"} == names
+            "persona", "reset", "stats", "report", "remember", "memories",
+            "forget_memory"} == names
 
 
 async def test_group_answers_mentions_and_replies_only(app: App, fake: FakeTelegram) -> None:
