@@ -64,6 +64,7 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
         sampling=SamplingParams(max_tokens=settings.max_tokens),
         rate_limit=settings.rate_limit,
         rate_window_s=settings.rate_window_s,
+        facts_budget=settings.facts_budget,
     )
     return assemble(settings, store, engine, options)
 

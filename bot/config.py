@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     seed: int | None = None
     max_tokens: int = Field(default=200, ge=1)
     history_limit: int = Field(default=200, ge=1)
+    facts_budget: int = Field(default=200, ge=16)  # tokens of pinned facts in a prompt
     local_concurrency: int | None = Field(default=None, ge=1)
     log_level: str = "WARNING"
     rate_limit: int = Field(default=6, ge=1)  # messages per user ...

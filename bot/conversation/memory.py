@@ -1,7 +1,8 @@
 """`ChannelMemory`: what a channel remembers beyond its context window.
 
 The window is the newest turns that fit the smallest member's context (counted with that
-member's tokenizer, after the system part and the memory itself). Turns older than the
+member's tokenizer, after the system part and the memory itself); it keeps its first turn
+while the turns fit, so a backend's cached prompt prefix stays valid. Turns older than the
 window are summarised by a blend member off the reply's critical path (a background task
 after the turn), rolling: each summary takes the one before and the turns dropped since,
 and is stored with the range of messages it covers. Pinned facts (of the channel, or of a
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 SUMMARISE_AFTER = 4  # dropped turns not yet summarised before a new summary is written
 TURN_OVERHEAD = 8  # tokens a chat template adds around each turn (role markers, newlines)
 SUMMARY_TOKENS = 160
+REFILL = 0.7  # a window that overflows restarts this full: it then keeps its start (and the
+# model's cached prefix) for several turns instead of moving by one turn every turn
 DRAW_ONE = ("single", "uniform", "weighted")
 SUMMARY_SYSTEM = (
     "You keep the memory of a group conversation. Write a short summary (at most five "
@@ -60,6 +63,7 @@ class ChannelMemory:
         self.facts_budget = facts_budget
         self._counts: OrderedDict[tuple[str, int], int] = OrderedDict()
         self._tasks: dict[int, asyncio.Task[None]] = {}
+        self._starts: dict[int, int] = {}  # channel -> the message its window starts at
 
     # ---- the window ---------------------------------------------------------------------
 
@@ -103,13 +107,16 @@ class ChannelMemory:
         if len(system) + sum(len(t) + TURN_OVERHEAD for t in texts) <= room:
             return Recall(0, summary, tuple(facts))  # a token is a character or more: it fits
         budget = room - min(await model.count_tokens(system), n_ctx // 2)
-        used, start = 0, len(history)
-        while start > 1:
-            cost = await self._count(model, history[start - 1], texts[start - 1])
-            if used + cost > budget:
-                break
-            used += cost
+        counts = [await self._count(model, m, t) for m, t in zip(history, texts, strict=True)]
+        earlier = self._starts.get(channel_id)
+        at = next((i for i, m in enumerate(history) if m.id == earlier), None)
+        if at is not None and sum(counts[at:]) <= budget:
+            return Recall(at, summary, tuple(facts))  # the same start: the prefix stays cached
+        used, start = 0, len(history)  # else start anew, with room to grow into
+        while start > 1 and used + counts[start - 1] <= budget * REFILL:
+            used += counts[start - 1]
             start -= 1
+        self._starts[channel_id] = history[start].id
         return Recall(start, summary, tuple(facts))
 
     # ---- rolling summaries --------------------------------------------------------------
