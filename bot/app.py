@@ -36,6 +36,7 @@ class App:
     async def close(self) -> None:
         if self.reports is not None:
             await self.reports.shutdown()
+        await self.service.memory.close()
         if self.shared is not None:
             await self.shared.close()
         await self.engine.close()
@@ -75,6 +76,7 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
         sampling=SamplingParams(max_tokens=settings.max_tokens),
         rate_limit=settings.rate_limit,
         rate_window_s=settings.rate_window_s,
+        facts_budget=settings.facts_budget,
     )
     return assemble(settings, store, engine, options)
 

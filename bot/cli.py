@@ -13,7 +13,7 @@ from typing import NoReturn
 from engines import MODE_NAMES, BlendError, ModelError
 from engines.redact import redact
 
-from . import cli_analytics, cli_db, cli_persona, cli_ranker
+from . import cli_analytics, cli_db, cli_memory, cli_persona, cli_ranker
 from .config import ConfigError, ModelSpecError, Settings, load_settings
 from .failures import unexpected
 from .logs import setup_logging
@@ -49,6 +49,8 @@ def build_parser() -> argparse.ArgumentParser:
     history = sub.add_parser("history", help="print a stored conversation")
     history.add_argument("channel")
     history.add_argument("--json", action="store_true")
+
+    cli_memory.add_parser(sub)
 
     models = sub.add_parser("models", help="list configured models")
     models.add_argument("--json", action="store_true")
@@ -121,6 +123,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await cli_ranker.run(args, settings)
     if args.command in ("persona", "lorebook"):
         return await cli_persona.run(args, settings)
+    if args.command == "memory":
+        return await cli_memory.run(settings, args.channel, args.json)
     if args.command == "history":
         return await _history(settings, args.channel, args.json)
     return await _chat(settings, args)

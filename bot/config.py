@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     seed: int | None = None
     max_tokens: int = Field(default=200, ge=1)
     history_limit: int = Field(default=200, ge=1)
+    facts_budget: int = Field(default=200, ge=16)  # tokens of pinned facts in a prompt
     local_concurrency: int | None = Field(default=None, ge=1)
     log_level: str = "WARNING"
     log_format: str = "text"  # or "json": one JSON object per line (bot.logs)

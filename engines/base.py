@@ -64,10 +64,18 @@ class Conversation:
     examples: tuple[str, ...] = ()
     lore: tuple[LoreText, ...] = ()
     lore_budget: int | None = None
+    summary: str = ""  # what was said before `history`, summarised
+    facts: tuple[str, ...] = ()  # pinned facts, oldest first: the newest kept within budget
+    facts_budget: int | None = None
 
     def system_text(self) -> str:
-        """System part, then lore, then example dialogues."""
-        parts = [self.system, *(entry.content for entry in self.lore), *self.examples]
+        """System part, then lore, the summary and the pinned facts, then example dialogues."""
+        memory = []
+        if self.summary.strip():
+            memory.append(f"Earlier in this conversation: {self.summary.strip()}")
+        if self.facts:
+            memory.append("Facts to remember:\n" + "\n".join(f"- {f}" for f in self.facts))
+        parts = [self.system, *(entry.content for entry in self.lore), *memory, *self.examples]
         return "\n\n".join(p for p in parts if p.strip())
 
 

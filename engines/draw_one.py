@@ -37,10 +37,15 @@ class Attempts:
         Busy members win (the user is asked to retry); when the only member that could answer
         failed, its own (user-safe) message is kept.
         """
+        tried = (*self.failed, *self.busy)
         try:
-            return self.members.draw(
-                self.policy, self.request.blend, exclude=(*self.failed, *self.busy)
-            )
+            if self.request.avoid:
+                try:
+                    return self.members.draw(self.policy, self.request.blend,
+                                             exclude=(*tried, *self.request.avoid))
+                except AllModelsDownError:
+                    pass  # only the members to avoid are left: one of them answers again
+            return self.members.draw(self.policy, self.request.blend, exclude=tried)
         except AllModelsDownError:
             if self.busy:
                 raise BusyError(", ".join(self.busy)) from None

@@ -47,6 +47,23 @@ def select_lore(conversation: Conversation, tokenizer: Tokenizer, n_ctx: int) ->
     return replace(conversation, lore=tuple(chosen))
 
 
+def select_facts(conversation: Conversation, tokenizer: Tokenizer, n_ctx: int
+                 ) -> Conversation:
+    """Keep the newest pinned facts within their token budget (the oldest go first)."""
+    if not conversation.facts:
+        return conversation
+    budget = min(conversation.facts_budget or n_ctx // 8, n_ctx // 4)
+    kept: list[str] = []
+    used = 0
+    for fact in reversed(conversation.facts):
+        cost = len(tokenizer.encode(f"- {fact}\n"))
+        if used + cost > budget:
+            break
+        kept.insert(0, fact)
+        used += cost
+    return replace(conversation, facts=tuple(kept))
+
+
 def reply_budget(n_ctx: int, max_tokens: int) -> int:
     """Tokens reserved for the reply: what was asked, but never more than half the window."""
     return max(1, min(max_tokens, n_ctx // 2))
@@ -61,7 +78,7 @@ def fit_conversation(
 ) -> FittedPrompt:
     """Drop the oldest turns (binary search) until prompt + reply fit in `n_ctx`."""
     budget = n_ctx - reply_budget(n_ctx, max_tokens) - 1  # 1 spare for a BOS token
-    conversation = select_lore(conversation, tokenizer, n_ctx)
+    conversation = select_facts(select_lore(conversation, tokenizer, n_ctx), tokenizer, n_ctx)
     history = list(conversation.history)
     notices: list[str] = []
 

@@ -31,6 +31,8 @@ class ReplyRequest:
     conversation: Conversation
     blend: BlendSettings
     params: SamplingParams = field(default_factory=SamplingParams)
+    # members to draw only when no other can answer (a redraw after a looping reply)
+    avoid: tuple[str, ...] = ()
 
 
 class Members(Protocol):

@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import TextIO
 
-from ..conversation import Conversations, InboundEvent, PlatformLimits
+from ..conversation import CommandResult, Conversations, InboundEvent, PlatformLimits
 
 PLATFORM = "console"
 QUIT = {"/quit", "/exit", "/q"}
@@ -80,12 +80,27 @@ async def run_piped(core: Conversations, options: ConsoleOptions,
         if not line:
             return 1 if failures else 0
         outbox = TerminalOutbox("", io.StringIO(), stream=False)  # the line below is shown
-        outcome = await core.handle(event_of(options, line.rstrip("\n")), outbox)
+        text = line.rstrip("\n")
+        if text.startswith("/") and (result := await command(core, options, text, outbox)):
+            print(one_line(result.text, None, False), file=stdout, flush=True)
+            continue
+        outcome = await core.handle(event_of(options, text), outbox)
         for notice in outcome.notices:
             print(f"note: {notice}", file=sys.stderr)
         failures += outcome.kind == "error"
         print(one_line(outcome.text, outcome.model_id, options.show_model), file=stdout,
               flush=True)
+
+
+async def command(core: Conversations, options: ConsoleOptions, text: str,
+                  outbox: TerminalOutbox) -> CommandResult | None:
+    """A `/command` of the menu (`/remember tea`), answered through `outbox`; None if the
+    line is not one."""
+
+    async def admin() -> bool:
+        return True
+
+    return await core.text_command(event_of(options, text), text[1:].split(), outbox, admin)
 
 
 async def run_repl(core: Conversations, options: ConsoleOptions) -> int:
@@ -108,6 +123,10 @@ async def run_repl(core: Conversations, options: ConsoleOptions) -> int:
             print("(conversation reset)", flush=True)
             if (greeting := await core.greet(event_of(options, ""))) is not None:
                 print(f"{name}> {greeting}", flush=True)
+            continue
+        if text.startswith("/") and await command(core, options, text.strip(),
+                                                  TerminalOutbox(f"{name}> ")):
+            print(flush=True)
             continue
         outcome = await core.handle(event_of(options, text), TerminalOutbox(f"{name}> "))
         tag = f"  [{outcome.model_id}]" if options.show_model and outcome.model_id else ""

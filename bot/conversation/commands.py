@@ -37,8 +37,11 @@ def _on_off(value: str) -> bool | None:
 
 class Commands:
     def __init__(self, service: ChatService, reports: ReportService | None = None) -> None:
+        from .memory_commands import MemoryCommands
+
         self.service = service
         self.reports = reports
+        self.memory = MemoryCommands(service)  # /remember, /memories, /forget_memory
 
     def modes(self) -> list[str]:
         """The blend modes this process can serve."""

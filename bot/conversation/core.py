@@ -29,6 +29,8 @@ from .service import ChatService
 from .stages.addressed import Addressed
 from .stages.generate import Generate
 from .stages.limits import RateLimit
+from .stages.loopguard import LoopGuard
+from .stages.memory import Memory
 from .stages.order import ChannelTurns
 from .stages.postprocess import PostProcess
 from .stages.prompt import Prompt
@@ -69,7 +71,9 @@ class Conversations:
         self.order = order = ChannelTurns()
         respond = Respond(service, self.pacer, self.pending)
         prompt, generate = Prompt(service), Generate(service.engine)
-        reply = (prompt, generate, PostProcess(), StoreReply(service))
+        memory = Memory(service.memory, options.sampling.max_tokens or 256)
+        reply = (prompt, memory, generate, LoopGuard(generate), PostProcess(),
+                 StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(self.pending),
             RateLimit(service, RateLimiter(options.rate_limit, options.rate_window_s,

@@ -27,6 +27,8 @@ class InboundEvent:
     message_id: str | None = None  # the platform's id of this message
     reply_to_id: str | None = None  # the message it replies to
     replies_to_bot: bool = False  # ... and the adapter knows that one is the bot's
+    reply_to_text: str | None = None  # ... and what it says, as far as the platform tells
+    reply_to_author: str | None = None  # ... and who wrote it (None: unknown, or the bot)
     mentions_bot: bool = False
     is_dm: bool = False
     attachments: int = 0  # files, images, stickers: not read (yet)

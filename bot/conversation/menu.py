@@ -23,6 +23,9 @@ MENU: tuple[tuple[str, str], ...] = (
     ("persona", "List personas, or /persona <name> to switch (admins)"),
     ("reset", "Start the conversation afresh (admins)"),
     ("stats", "Message and model counts for this chat and group"),
+    ("remember", "/remember <fact>: pin a fact I keep in mind (admins: for the chat)"),
+    ("memories", "The pinned facts and the summary of older messages"),
+    ("forget_memory", "/forget_memory <n>: unpin fact n of /memories"),
     ("report", "/report now | here | schedule <weekday> <hour> <timezone> (admins)"),
 )
 
@@ -90,6 +93,9 @@ RUN: dict[str, Run] = {
     "reset": lambda c, ctx, a: c.reset(ctx),
     "report": _report,
     "stats": lambda c, ctx, a: c.stats(ctx),
+    "remember": lambda c, ctx, a: c.memory.remember(ctx, " ".join(a)),
+    "memories": lambda c, ctx, a: c.memory.memories(ctx),
+    "forget_memory": lambda c, ctx, a: c.memory.forget_memory(ctx, _first(a)),
 }
 
 

@@ -48,6 +48,7 @@ class Turn:
     request: ReplyRequest | None = None
     generation: Generation | None = None
     live: LivePreview | None = None
+    redraws: list[str] = field(default_factory=list)  # "model:why" of each looping reply
     outcome: Outcome | None = None
 
     def end(self, kind: OutcomeKind, text: str = "", reason: str = "") -> None:

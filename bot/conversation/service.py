@@ -19,8 +19,10 @@ from ..storage.candidates import storing
 from ..storage.events import Events
 from ..storage.feedback import FeedbackKind, Replies, delivery, replacing
 from ..storage.library import Library
+from ..storage.memory import Memories
 from ..storage.store import AlsoWrite
 from .inbound import InboundEvent
+from .memory import ChannelMemory
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +37,7 @@ class ServiceOptions:
     rate_limit: int = 6  # messages per user ...
     rate_window_s: float = 30.0  # ... in this many seconds
     rate_limit_exempt: tuple[str, ...] = ("console",)  # platforms without a limit
+    facts_budget: int = 200  # tokens of pinned facts in a prompt (the answering model's)
 
 
 class ChatService:
@@ -46,6 +49,7 @@ class ChatService:
         self.personas = Personas(self.library, options.bot_name)
         self.replies = Replies(store)
         self.events = Events(store)
+        self.memory = ChannelMemory(Memories(store), engine, options.facts_budget)
 
     def blend_of(self, channel: ChannelState) -> BlendSettings:
         return BlendSettings(
@@ -139,10 +143,12 @@ class ChatService:
             platform_message_id=event.message_id)
 
     async def add_reply(self, channel: ChannelState, mode: str, generation: Generation,
-                        replaces: int | None = None, shown_in: Sequence[str] = ()) -> int:
+                        replaces: int | None = None, shown_in: Sequence[str] = (),
+                        redraws: int = 0) -> int:
         """Store a reply, its candidates and the platform messages already showing it
         (`shown_in`: a streamed preview, part by part) in one transaction, committed before
-        it is shown; a regenerated reply is marked as replaced by it."""
+        it is shown; a regenerated reply is marked as replaced by it. `redraws`: looping
+        replies written before it."""
         also: list[AlsoWrite] = [delivery(channel.platform, shown, part)
                                  for part, shown in enumerate(shown_in)]
         if generation.candidates:
@@ -155,6 +161,7 @@ class ChatService:
             prompt_tokens=generation.prompt_tokens,
             completion_tokens=generation.completion_tokens,
             latency_ms=round(generation.latency_s * 1000),
+            **({"loop_redraws": redraws} if redraws else {}),
         )
         if replaces is not None:
             self.store.recent.forget()  # the replaced reply leaves its channel's history

@@ -149,6 +149,8 @@ class Message(Base):
     external_id: Mapped[str | None] = mapped_column(String(64), default=None)  # imported id
     # the platform's id of a user message: a redelivered message is recognised by it
     platform_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    # replies the loop guard refused (repeats, degenerate text) before this one was sent
+    loop_redraws: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class SettingChange(Base):
@@ -317,3 +319,37 @@ class ReportRun(Base):
     lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class MemorySummary(Base):
+    """A rolling summary of a channel's turns that no longer fit its smallest member's
+    context: it covers messages `first_message_id`..`last_message_id` (`turns` of them)."""
+
+    __tablename__ = "memory_summaries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True)
+    first_message_id: Mapped[int] = mapped_column(BigInteger)
+    last_message_id: Mapped[int] = mapped_column(BigInteger)
+    turns: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    model_id: Mapped[str | None] = mapped_column(String(64), default=None)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class MemoryFact(Base):
+    """A pinned fact: of a channel (`user_id` None, pinned by an admin) or of one user
+    (`user_id`, in every prompt where that user talks)."""
+
+    __tablename__ = "memory_facts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), index=True, default=None)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, default=None)
+    author_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL"), default=None)
+    text: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -23,6 +23,7 @@ from bot.adapters.discord import configure_endpoints
 from bot.adapters.telegram import TelegramOptions, run_telegram
 from bot.adapters.telegram.outbox import units
 from bot.app import App
+from bot.conversation.memory import SUMMARY_SYSTEM
 from bot.conversation.stages.addressed import EMPTY_HINT
 from bot.storage import StoredMessage
 from engines import ChatModel, Conversation, Generation, SamplingParams
@@ -325,3 +326,36 @@ async def test_only_a_mention_gets_a_hint_and_no_model_call(side: Starter) -> No
     await s.say("")
     await s.settle()
     assert s.shown() == [EMPTY_HINT] and model.calls == [] and await conversation(s) == []
+
+
+class SmallContext(StubModel):
+    """A member with a 300-token context (a token is a word here)."""
+
+    @property
+    def context_window(self) -> int:
+        return 300
+
+
+async def test_a_reply_to_a_message_out_of_the_window_quotes_it(side: Starter) -> None:
+    model = SmallContext("a")
+    s = await side([model])
+    await s.say("hello bot")
+    await s.settle()
+    first = s.ids()[0]
+    for n in range(5):  # long turns push the first exchange out of the window
+        await s.say(f"story {n}: " + " ".join(f"w{n}x{k}" for k in range(60)))
+        await s.settle()
+    await s.say("what did you mean by that?", mention=False, reply_to=first)
+    await s.settle()
+    prompt = answered(model)[-1]
+    assert all("hello bot" not in m.content for m in prompt.history)  # fell out ...
+    assert prompt.history[-1].content == (  # ... so it is quoted with the reply
+        "(replying to Blendbot:\n> a reply 1)\nwhat did you mean by that?")
+    await s.say("and this one?", mention=False, reply_to=s.ids()[-1])
+    await s.settle()
+    assert answered(model)[-1].history[-1].content == "and this one?"  # in the window: as is
+
+
+def answered(model: StubModel) -> list[Conversation]:
+    """The prompts a model answered (not the summaries it wrote)."""
+    return [c for c in model.calls if c.system != SUMMARY_SYSTEM]

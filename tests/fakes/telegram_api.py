@@ -4,7 +4,9 @@ It serves `POST /bot<TOKEN>/<method>` on 127.0.0.1 (form-encoded or multipart, n
 values JSON-encoded, as PTB sends them), answers `{"ok": true, "result": ...}`, keeps the
 bot's messages as Telegram would (sent, edited, deleted) and records every call. Tests queue
 updates (`say`, `press`), then assert on `calls`/`texts`. `flood(method, retry_after)` makes
-the next call of a method answer 429 with `retry_after`.
+the next call of a method answer 429 with `retry_after`. Formatting is read as the Bot API
+reads it (`tests.fakes.telegram_format`); `refuse_entities()` makes the next message with
+entities answer 400 "can't parse entities".
 """
 
 from __future__ import annotations
@@ -18,6 +20,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from .telegram_format import CannotParse, check_entities, parse_markdown_v2
 
 JSON = dict[str, Any]
 BOT_ID = 4242
@@ -99,6 +103,7 @@ class FakeTelegram:
         self._message_ids: dict[int, itertools.count[int]] = {}
         self._callback_ids = itertools.count(1)
         self._floods: dict[str, list[int]] = {}
+        self._refuse_entities = 0
         self.group_limit: int | None = None  # set: Telegram's flood control, per group/minute
         self._arrived = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -182,6 +187,30 @@ class FakeTelegram:
     def flood(self, method: str, retry_after: int = 1) -> None:
         """The next call of `method` answers 429 Too Many Requests with `retry_after`."""
         self._floods.setdefault(method, []).append(retry_after)
+
+    def refuse_entities(self, times: int = 1) -> None:
+        """The next `times` messages sent with entities answer 400 "can't parse entities"."""
+        self._refuse_entities += times
+
+    def _formatted(self, params: JSON) -> tuple[str, list[JSON]]:
+        """The text and entities a message shows, or a 400 as the Bot API answers."""
+        text = str(params["text"])
+        try:
+            mode = params.get("parse_mode")
+            if mode is not None and mode != "MarkdownV2":
+                raise CannotParse(f"unsupported parse_mode {mode!r} in this fake")
+            if mode == "MarkdownV2":
+                text, entities = parse_markdown_v2(text)
+            else:
+                entities = check_entities(text, params.get("entities") or [])
+            if entities and self._refuse_entities:
+                self._refuse_entities -= 1
+                raise CannotParse("refused by the test")
+        except CannotParse as exc:
+            raise ApiError(400, f"Bad Request: can't parse entities: {exc}") from None
+        if not text.strip() or len(text) > 4096:
+            raise ApiError(400, "Bad Request: message text is empty or too long")
+        return text, entities
 
     def set_member(self, chat: Chat, user: User, status: str) -> None:
         """What getChatMember says: creator, administrator, member, left, …"""
@@ -323,11 +352,11 @@ class FakeTelegram:
     def _api_sendMessage(self, params: JSON) -> JSON:
         chat_id = int(params["chat_id"])
         chat = self._chats.get(chat_id) or {"id": chat_id, "type": "supergroup", "title": "?"}
-        text = str(params["text"])
-        if not text.strip() or len(text) > 4096:
-            raise ApiError(400, "Bad Request: message text is empty or too long")
+        text, entities = self._formatted(params)
         message: JSON = {"message_id": self._next_id(chat_id), "date": int(time.time()),
                          "chat": chat, "from": self.bot, "text": text}
+        if entities:
+            message["entities"] = entities
         for key in ("message_thread_id", "reply_markup"):
             if params.get(key) is not None:
                 message[key] = params[key]
@@ -356,13 +385,15 @@ class FakeTelegram:
     def _api_editMessageText(self, params: JSON) -> JSON:
         key = (int(params["chat_id"]), int(params["message_id"]))
         message = self._bot_message(params, key)
-        text = str(params["text"])
-        if not text.strip() or len(text) > 4096:
-            raise ApiError(400, "Bad Request: message text is empty or too long")
+        text, entities = self._formatted(params)
         markup = params.get("reply_markup")
-        if text == message["text"] and markup == message.get("reply_markup"):
+        if (text == message["text"] and markup == message.get("reply_markup")
+                and entities == message.get("entities", [])):
             raise ApiError(400, "Bad Request: message is not modified")
         message["text"] = text
+        message.pop("entities", None)
+        if entities:
+            message["entities"] = entities
         message.pop("reply_markup", None)
         if markup is not None:
             message["reply_markup"] = markup

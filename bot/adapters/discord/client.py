@@ -104,6 +104,10 @@ class BlendBot(ext.AutoShardedBot):
             reply_to_id=str(ref.message_id) if ref is not None and ref.message_id else None,
             replies_to_bot=isinstance(resolved, discord.Message) and me is not None
             and resolved.author.id == me.id,
+            reply_to_text=self.text_of(resolved) or None
+            if isinstance(resolved, discord.Message) else None,
+            reply_to_author=resolved.author.display_name
+            if isinstance(resolved, discord.Message) and not resolved.author.bot else None,
             mentions_bot=me is not None and me in message.mentions,
             is_dm=guild is None, attachments=len(message.attachments))
 

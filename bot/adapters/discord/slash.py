@@ -1,4 +1,5 @@
-"""Slash commands: `/blend …`, `/persona …`, `/reset`, `/stats` → the command layer."""
+"""Slash commands: `/blend …`, `/persona …`, `/reset`, `/stats`, `/remember`, `/memories`,
+`/forget_memory` → the command layer."""
 
 from __future__ import annotations
 
@@ -140,4 +141,20 @@ def build(core: Conversations) -> list[app_commands.Command | app_commands.Group
     async def stats(interaction: discord.Interaction) -> None:
         await answer(interaction, core, commands.stats, private=True)
 
-    return [blend, persona, report, reset, stats]
+    memory = commands.memory
+
+    @app_commands.command(name="remember", description="Pin a fact I keep in mind "
+                          "(admins: for the channel)")
+    async def remember(interaction: discord.Interaction, fact: str) -> None:
+        await answer(interaction, core, lambda ctx: memory.remember(ctx, fact))
+
+    @app_commands.command(name="memories", description="Pinned facts and the summary of "
+                          "older messages")
+    async def memories(interaction: discord.Interaction) -> None:
+        await answer(interaction, core, memory.memories, private=True)
+
+    @app_commands.command(name="forget_memory", description="Unpin fact n of /memories")
+    async def forget_memory(interaction: discord.Interaction, n: int) -> None:
+        await answer(interaction, core, lambda ctx: memory.forget_memory(ctx, str(n)))
+
+    return [blend, persona, report, reset, stats, remember, memories, forget_memory]

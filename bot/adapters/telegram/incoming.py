@@ -56,6 +56,9 @@ def event_of(message: Message, user: User, bot: User | None = None, *,
         reply_to_id=message_key(chat.id, replied.message_id) if replied else None,
         replies_to_bot=bot is not None and replied is not None
         and replied.from_user is not None and replied.from_user.id == bot.id,
+        reply_to_text=(replied.text or replied.caption or None) if replied else None,
+        reply_to_author=replied.from_user.full_name if replied and replied.from_user
+        and not replied.from_user.is_bot else None,
         mentions_bot=bot is not None and mentions(message, bot),
         attachments=int(bool(message.effective_attachment)))
 

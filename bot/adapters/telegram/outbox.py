@@ -1,16 +1,18 @@
-"""Telegram's side of the `Outbox`: plain-text messages in one chat or forum topic, the
-feedback keyboard, and Telegram's numbers (4,096 UTF-16 units; about 20 messages a minute
-in a group, one a second in a private chat, 30 a second per bot)."""
+"""Telegram's side of the `Outbox`: messages in one chat or forum topic (a model's Markdown
+sent as entities, plain text when Telegram refuses them), the feedback keyboard, and
+Telegram's numbers (4,096 UTF-16 units; about 20 messages a minute in a group, one a second
+in a private chat, 30 a second per bot)."""
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import warnings
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from telegram import Bot, CallbackQuery, LinkPreviewOptions, ReplyParameters
+from telegram import Bot, CallbackQuery, LinkPreviewOptions, MessageEntity, ReplyParameters
 from telegram import InlineKeyboardButton as Button
 from telegram import InlineKeyboardMarkup as Keyboard
 from telegram.constants import ChatAction, MessageLimit
@@ -19,11 +21,13 @@ from telegram.warnings import PTBDeprecationWarning
 
 from ...conversation import Budget, PlatformLimits, RetryLater, SendError
 from .incoming import Place, message_key
+from .markdown import to_entities, units
 
 LIMIT = MessageLimit.MAX_TEXT_LENGTH  # 4096
 NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 BUTTONS = {"fb:up": "👍", "fb:down": "👎", "fb:regen": "🔄"}
 T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,11 +52,6 @@ class TelegramOptions:
             budgets=(Budget("telegram:bot", self.bot_per_second, 1.0), chat))
 
 
-def units(text: str) -> int:
-    """Length as Telegram counts it (UTF-16 code units: an emoji may count twice)."""
-    return len(text.encode("utf-16-le")) // 2
-
-
 def keyboard() -> Keyboard:
     """👍 / 👎 / 🔄 under a reply."""
     return Keyboard([[Button(label, callback_data=data) for data, label in BUTTONS.items()]])
@@ -63,6 +62,24 @@ def retry_seconds(exc: RetryAfter) -> float:
         warnings.simplefilter("ignore", PTBDeprecationWarning)
         value = exc.retry_after
     return value if isinstance(value, int | float) else value.total_seconds()
+
+
+def formatted(text: str) -> tuple[str, tuple[MessageEntity, ...]]:
+    """`text` (Markdown) as Telegram text and entities; unchanged and plain if it cannot be
+    converted or would not fit."""
+    try:
+        shown, entities = to_entities(text)
+    except Exception:  # a converter bug must not cost the message
+        log.exception("telegram: could not convert Markdown; sending plain text")
+        return text, ()
+    if not entities or not shown.strip() or units(shown) > LIMIT:
+        return text, ()
+    return shown, entities
+
+
+def refused_entities(exc: SendError) -> bool:
+    """Telegram could not use the message's entities (then it goes again as plain text)."""
+    return isinstance(exc.__cause__, BadRequest) and "entit" in str(exc).lower()
 
 
 async def _call(call: Callable[[], Awaitable[T]]) -> T:
@@ -89,18 +106,27 @@ class ChatOutbox:
 
     async def send(self, text: str, *, reply_to: str | None, controls: bool) -> str:
         quote = self._id(reply_to) if reply_to is not None else None
-        sent = await _call(lambda: self.bot.send_message(
-            self.place.chat_id, text, message_thread_id=self.place.thread_id,
-            reply_markup=keyboard() if controls else None, link_preview_options=NO_PREVIEW,
-            reply_parameters=ReplyParameters(quote, allow_sending_without_reply=True)
-            if quote is not None else None))
-        return message_key(sent.chat_id, sent.message_id)
+
+        async def send(shown: str, entities: tuple[MessageEntity, ...]) -> str:
+            sent = await _call(lambda: self.bot.send_message(
+                self.place.chat_id, shown, entities=entities or None,
+                message_thread_id=self.place.thread_id,
+                reply_markup=keyboard() if controls else None, link_preview_options=NO_PREVIEW,
+                reply_parameters=ReplyParameters(quote, allow_sending_without_reply=True)
+                if quote is not None else None))
+            return message_key(sent.chat_id, sent.message_id)
+
+        return await _plain_if_refused(text, send)
 
     async def edit(self, message_id: str, text: str, *, controls: bool) -> None:
-        try:
+        async def edit(shown: str, entities: tuple[MessageEntity, ...]) -> None:
             await _call(lambda: self.bot.edit_message_text(
-                text, chat_id=self.place.chat_id, message_id=self._id(message_id),
-                reply_markup=keyboard() if controls else None, link_preview_options=NO_PREVIEW))
+                shown, chat_id=self.place.chat_id, message_id=self._id(message_id),
+                entities=entities or None, reply_markup=keyboard() if controls else None,
+                link_preview_options=NO_PREVIEW))
+
+        try:
+            await _plain_if_refused(text, edit)
         except SendError as exc:
             if not isinstance(exc.__cause__, BadRequest) or "not modified" not in str(exc):
                 raise
@@ -122,6 +148,21 @@ class ChatOutbox:
         pressed = self.query.message if self.query is not None else None
         quote = message_key(self.place.chat_id, pressed.message_id) if pressed else None
         await self.send(text, reply_to=quote, controls=False)
+
+
+async def _plain_if_refused(
+        text: str, call: Callable[[str, tuple[MessageEntity, ...]], Awaitable[T]]) -> T:
+    """`call` with `text` formatted; again as the plain text if Telegram refuses the entities."""
+    shown, entities = formatted(text)
+    if not entities:
+        return await call(text, ())
+    try:
+        return await call(shown, entities)
+    except SendError as exc:
+        if not refused_entities(exc):
+            raise
+        log.warning("telegram refused the entities (%s); sending plain text", exc)
+        return await call(text, ())
 
 
 async def send_report(bot: Bot, channel_id: str, text: str, png: bytes | None) -> None:

@@ -19,6 +19,7 @@ class StoreReply:
         turn.recorded = (preview,) if preview is not None else ()
         message_id = await self.service.add_reply(turn.channel, turn.request.blend.mode,
                                                   generation, replaces=turn.regenerate_of,
-                                                  shown_in=turn.recorded)
+                                                  shown_in=turn.recorded,
+                                                  redraws=len(turn.redraws))
         turn.outcome = Outcome("reply", generation.text, generation.model_id, message_id,
                                generation.notices)

@@ -221,3 +221,24 @@ async def test_weekly_report_goes_to_the_report_channel_as_an_embed(
     assert embed["title"] == "Weekly report" and embed["image"]["url"] == "attachment://report.png"
     assert post.body["_files"]["report.png"][:4] == b"\x89PNG"
     assert post.body["allowed_mentions"]["parse"] == []
+
+
+async def test_a_pinned_fact_reaches_the_prompt_and_can_be_unpinned(
+        running: Running, fake: FakeDiscord) -> None:
+    await fake.slash("remember", uid=fake.admin_id, fact="The tea room opens at nine")
+    await until(lambda: len(fake.followups()) == 1)
+    assert "remember that (for this channel)" in fake.followups()[0].body["content"]
+    await fake.user_says("when do we open?", mention=True)
+    await replies_in(fake, fake.channel_id)
+    prompts = [c for m in running.app.engine.models.values()
+               for c in getattr(m, "calls", [])]
+    assert prompts and prompts[-1].facts == ("The tea room opens at nine",)
+    await fake.slash("memories", uid=fake.member_id)
+    await until(lambda: len(fake.followups()) == 2)
+    assert "1. The tea room opens at nine" in fake.followups()[1].body["content"]
+    await fake.slash("forget_memory", uid=fake.member_id, n=1)  # a channel fact: admins
+    await until(lambda: len(fake.followups()) == 3)
+    assert "Only admins" in fake.followups()[2].body["content"]
+    await fake.slash("forget_memory", uid=fake.admin_id, n=1)
+    await until(lambda: len(fake.followups()) == 4)
+    assert "Forgotten" in fake.followups()[3].body["content"]

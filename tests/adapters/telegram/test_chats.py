@@ -24,7 +24,8 @@ async def test_private_chat_is_answered_in_plain_text_with_feedback_buttons(
     assert history[0].author == "Alice"
     names = {c["command"] for c in fake.of("setMyCommands")[0].params["commands"]}
     assert {"start", "help", "mode", "models", "weights", "status", "chat", "disclose",
-            "persona", "reset", "stats", "report"} == names
+            "persona", "reset", "stats", "report", "remember", "memories",
+            "forget_memory"} == names
 
 
 async def test_group_answers_mentions_and_replies_only(app: App, fake: FakeTelegram) -> None:
@@ -138,3 +139,20 @@ async def test_fuse_mode_by_an_admin_answers_with_one_reply_and_keeps_the_candid
     assert sorted(c.rank for c in stored) == [1, 2]
     assert answer.endswith(" reply 2")  # the fuser's second call (its first was a candidate)
     assert answer not in {c.text for c in stored}
+
+
+async def test_remember_and_memories_in_a_group(app: App, fake: FakeTelegram) -> None:
+    fake.say(GROUP, BOB, "/remember I take my tea without sugar")  # not an admin: Bob's own
+    first = await nth_message(fake, GROUP, 1)
+    assert first.params["text"] == "I'll remember that (for you)."
+    fake.say(GROUP, BOB, f"@{BOT_USERNAME} how do I take my tea?")
+    await nth_message(fake, GROUP, 2)
+    await fake.settle()
+    prompts = [c for m in app.engine.models.values() for c in getattr(m, "calls", [])]
+    assert prompts[-1].facts == ("I take my tea without sugar",)
+    fake.say(GROUP, BOB, "/memories")
+    listed = await nth_message(fake, GROUP, 3)
+    assert "1. I take my tea without sugar (yours)" in listed.params["text"]
+    fake.say(GROUP, BOB, "/forget_memory 1")
+    gone = await nth_message(fake, GROUP, 4)
+    assert gone.params["text"] == 'Forgotten: "I take my tea without sugar".'

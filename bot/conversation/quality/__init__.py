@@ -1,0 +1,1 @@
+"""Conversation quality: the loop guard's repeat test, reply-chain quotes, memory."""

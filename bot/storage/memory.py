@@ -1,0 +1,112 @@
+"""A channel's memory beyond its context window: rolling summaries (each with the turn range
+it covers) and pinned facts (of the channel, or of one user)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import delete, func, or_, select
+
+from .store import Store
+from .tables import Channel, MemoryFact, MemorySummary, Message, User
+
+
+@dataclass(frozen=True, slots=True)
+class Summary:
+    text: str
+    first_message_id: int
+    last_message_id: int
+    turns: int
+    model_id: str | None
+
+    def as_json(self) -> dict[str, object]:
+        return {"text": self.text, "first_message_id": self.first_message_id,
+                "last_message_id": self.last_message_id, "turns": self.turns,
+                "model_id": self.model_id}
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    id: int
+    text: str
+    user_id: int | None  # None: the channel's
+    user_name: str | None
+
+    @property
+    def scope(self) -> str:
+        return "channel" if self.user_id is None else "user"
+
+
+class Memories:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # ---- summaries ----------------------------------------------------------------------
+
+    async def summary(self, channel_id: int) -> Summary | None:
+        """The channel's newest summary since its last reset, if every message it covers is
+        still stored (a summary of deleted messages is dropped, to be written again)."""
+        async with self.store.session() as s:
+            reset = await s.scalar(select(func.coalesce(Channel.reset_after_id, 0))
+                                   .where(Channel.id == channel_id)) or 0
+            row = await s.scalar(
+                select(MemorySummary)
+                .where(MemorySummary.channel_id == channel_id,
+                       MemorySummary.first_message_id > reset)
+                .order_by(MemorySummary.id.desc()).limit(1))
+            if row is None:
+                return None
+            still = await s.scalar(select(func.count(Message.id)).where(
+                Message.channel_id == channel_id, Message.replaced_by_id.is_(None),
+                Message.id.between(row.first_message_id, row.last_message_id)))
+            if still != row.turns:
+                await s.execute(delete(MemorySummary).where(
+                    MemorySummary.channel_id == channel_id))
+                await s.commit()
+                return None
+            return Summary(row.text, int(row.first_message_id), int(row.last_message_id),
+                           row.turns, row.model_id)
+
+    async def add_summary(self, channel_id: int, summary: Summary) -> None:
+        async with self.store.session() as s:
+            s.add(MemorySummary(channel_id=channel_id, text=summary.text,
+                                first_message_id=summary.first_message_id,
+                                last_message_id=summary.last_message_id,
+                                turns=summary.turns, model_id=summary.model_id))
+            await s.commit()
+
+    # ---- pinned facts -------------------------------------------------------------------
+
+    async def facts(self, channel_id: int, user_ids: list[int]) -> list[Fact]:
+        """The channel's facts and those of `user_ids`, oldest first."""
+        async with self.store.session() as s:
+            rows = await s.execute(
+                select(MemoryFact, User.display_name)
+                .outerjoin(User, User.id == MemoryFact.user_id)
+                .where(or_(MemoryFact.channel_id == channel_id,
+                           MemoryFact.user_id.in_(user_ids or [-1])))
+                .order_by(MemoryFact.id))
+            return [Fact(f.id, f.text, f.user_id, name) for f, name in rows]
+
+    async def add_fact(self, text: str, *, channel_id: int | None, user_id: int | None,
+                       author_id: int | None) -> int:
+        async with self.store.session() as s:
+            row = MemoryFact(channel_id=channel_id if user_id is None else None,
+                             user_id=user_id, author_id=author_id, text=text)
+            s.add(row)
+            await s.commit()
+            return int(row.id)
+
+    async def delete_fact(self, fact_id: int) -> None:
+        async with self.store.session() as s:
+            await s.execute(delete(MemoryFact).where(MemoryFact.id == fact_id))
+            await s.commit()
+
+    async def user_ids(self, channel_id: int, message_ids: list[int]) -> list[int]:
+        """The authors of those messages."""
+        if not message_ids:
+            return []
+        async with self.store.session() as s:
+            rows = await s.scalars(select(Message.user_id).distinct().where(
+                Message.id.in_(message_ids), Message.user_id.is_not(None)))
+            return [int(u) for u in rows if u is not None]
