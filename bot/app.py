@@ -12,6 +12,7 @@ from engines.ranker.provider import RankerProvider
 from engines.registry import build_model
 from persona import GLOBAL_SYSTEM_PROMPT
 
+from .analytics.learned import RewardWeights
 from .config import Settings
 from .conversation import Conversations
 from .conversation.service import ChatService, ServiceOptions
@@ -46,6 +47,7 @@ def build_engine(settings: Settings, seed: int | None = None) -> BlendedEngine:
         ranked=RankedOptions(aggregation=settings.ranker_aggregation,
                              samples=settings.ranker_samples, top_k=settings.ranker_top_k,
                              fuser=settings.fuse_model),
+        bandit=settings.bandit,
     )
 
 
@@ -63,6 +65,7 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
         sampling=SamplingParams(max_tokens=settings.max_tokens),
         rate_limit=settings.rate_limit,
         rate_window_s=settings.rate_window_s,
+        learned_rewards=RewardWeights(**settings.learned_rewards.model_dump()),
     )
     return assemble(settings, store, engine, options)
 

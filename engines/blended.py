@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 
+from .bandit import BanditConfig
 from .base import ChatModel, Generation, ModelError
 from .draw_one import DrawOneMode
 from .gate import FairGate
@@ -27,6 +28,7 @@ from .policies import (
     DRAW_ONE_POLICIES,
     BlendError,
     BlendSettings,
+    LearnedPolicy,
     SelectionPolicy,
     effective_weights,
 )
@@ -38,10 +40,14 @@ PROBE_CHANNEL = "\x00probe"  # the fair-turn key of health probes
 
 
 def default_modes(ranker: RankerSource | None = None,
-                  ranked: RankedOptions | None = None) -> dict[str, Mode]:
-    """The draw-one modes, and `best_of_n` and `fuse` when there is a ranker."""
+                  ranked: RankedOptions | None = None,
+                  bandit: BanditConfig | None = None) -> dict[str, Mode]:
+    """The draw-one modes (`learned` with `bandit`'s floor and prior), and `best_of_n` and
+    `fuse` when there is a ranker."""
     modes: dict[str, Mode] = {
         name: DrawOneMode(policy) for name, policy in DRAW_ONE_POLICIES.items()}
+    if bandit is not None:
+        modes["learned"] = DrawOneMode(LearnedPolicy(bandit))
     if ranker is not None:
         modes.update(ranked_modes(ranker, ranked))
     return modes
@@ -74,6 +80,7 @@ class BlendedEngine:
         clock: Callable[[], float] = time.monotonic,
         ranker: RankerSource | None = None,
         ranked: RankedOptions | None = None,
+        bandit: BanditConfig | None = None,
     ) -> None:
         if not models:
             raise BlendError("no models configured")
@@ -85,7 +92,8 @@ class BlendedEngine:
         }
         self.rng = random.Random(seed)
         self.modes: dict[str, Mode] = in_registry_order(
-            modes if modes is not None else default_modes(ranker, ranked))  # what it serves
+            modes if modes is not None else default_modes(ranker, ranked, bandit))  # served
+        self.bandit = bandit or BanditConfig()
         self.health_board = HealthBoard(self.models, breaker, clock)
         self._probes: set[asyncio.Task[None]] = set()
 

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from engines import BlendedEngine, BlendSettings, Generation, SamplingParams
 from persona import GLOBAL_SYSTEM_PROMPT, pick_greeting
 
+from ..analytics.learned import RewardWeights
 from ..personas import PersonaChoice, Personas
 from ..storage import ChannelState, Store, StoredMessage
 from ..storage.candidates import add_candidates
@@ -20,6 +21,7 @@ from ..storage.events import Events
 from ..storage.feedback import FeedbackKind, Replies
 from ..storage.library import Library
 from .inbound import InboundEvent
+from .learning import Learning
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +36,7 @@ class ServiceOptions:
     rate_limit: int = 6  # messages per user ...
     rate_window_s: float = 30.0  # ... in this many seconds
     rate_limit_exempt: tuple[str, ...] = ("console",)  # platforms without a limit
+    learned_rewards: RewardWeights = field(default_factory=RewardWeights)  # `learned` mode
 
 
 class ChatService:
@@ -45,6 +48,14 @@ class ChatService:
         self.personas = Personas(self.library, options.bot_name)
         self.replies = Replies(store)
         self.events = Events(store)
+        self.learning = Learning(store, engine, options.learned_rewards)
+
+    async def blend_for_reply(self, channel: ChannelState) -> BlendSettings:
+        """The channel's blend with what `learned` needs: its community's evidence."""
+        blend = self.blend_of(channel)
+        if blend.mode != "learned":
+            return blend
+        return replace(blend, arms=await self.learning.arms(channel.community_id))
 
     def blend_of(self, channel: ChannelState) -> BlendSettings:
         return BlendSettings(
@@ -133,9 +144,11 @@ class ChatService:
                                at: datetime | None = None) -> int:
         """Store a user's message, committed; `DuplicateMessage` if its platform id is."""
         user_id = await self.store.ensure_user(event.platform, event.user_id, event.user_name)
-        return await self.store.add_message(
+        message_id = await self.store.add_message(
             channel.id, "user", event.text.strip(), user_id=user_id, created_at=at,
             platform_message_id=event.message_id)
+        await self.learning.user_wrote(channel.community_id, channel.id, user_id, message_id)
+        return message_id
 
     async def add_reply(self, channel: ChannelState, mode: str, generation: Generation,
                         replaces: int | None = None) -> int:
@@ -152,6 +165,7 @@ class ChatService:
             await add_candidates(self.store, message_id, generation.candidates)
         if replaces is not None:
             await self.replies.mark_replaced(replaces, message_id)
+        await self.learning.replied(channel.community_id, generation.model_id)
         return message_id
 
     async def feedback(self, who: InboundEvent, reply_id: int, kind: FeedbackKind,
@@ -160,6 +174,12 @@ class ChatService:
         there already."""
         user_id = await self.store.ensure_user(who.platform, who.user_id, who.user_name)
         if remove:
+            had = (user_id, kind) in {(u, k) for u, k, _ in await self.replies.feedback(reply_id)}
             await self.replies.remove_feedback(reply_id, user_id, kind)
+            if had:
+                await self.learning.feedback(reply_id, kind, -1)
             return True
-        return await self.replies.add_feedback(reply_id, user_id, kind)
+        added = await self.replies.add_feedback(reply_id, user_id, kind)
+        if added:
+            await self.learning.feedback(reply_id, kind)
+        return added

@@ -298,3 +298,17 @@ class RollupDirty(Base):
         ForeignKey("communities.id", ondelete="CASCADE"), index=True)
     channel_id: Mapped[int | None] = mapped_column(Integer, default=None)
     user_id: Mapped[int | None] = mapped_column(Integer, default=None)
+
+
+class LearnedArm(Base):
+    """The `learned` mode's evidence for one member in one community: discounted wins and
+    losses as of the community's `step`-th reply (`engines.bandit`)."""
+
+    __tablename__ = "learned_arms"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wins: Mapped[float] = mapped_column(Float, default=0.0)
+    losses: Mapped[float] = mapped_column(Float, default=0.0)
+    step: Mapped[int] = mapped_column(Integer, default=0)  # the community's replies so far
