@@ -3,7 +3,7 @@ the reads the reward hook needs (which replies a user message continues, a reply
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -29,6 +29,16 @@ class LearnedArms:
         if not rows:
             return None
         return {r.model_id: Arm(max(0.0, r.wins), max(0.0, r.losses)) for r in rows}
+
+    async def forget(self, community_ids: Iterable[int]) -> None:
+        """Drop these communities' evidence (events were imported or deleted): the next
+        use rebuilds it from the events."""
+        ids = list(community_ids)
+        if not ids:
+            return
+        async with self.store.session() as s:
+            await s.execute(delete(LearnedArm).where(LearnedArm.community_id.in_(ids)))
+            await s.commit()
 
     async def replace(self, community_id: int, arms: Mapping[str, Arm], step: int) -> None:
         async with self.store.session() as s:

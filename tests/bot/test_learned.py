@@ -3,11 +3,15 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 from sqlalchemy import delete
 
+from bot.analytics import FeedbackEvent, MessageEvent
 from bot.conversation import Conversations, InboundEvent
 from bot.storage import Store
+from bot.storage.events import Events
 from bot.storage.tables import LearnedArm
 from engines import BlendedEngine
 from engines.bandit import Arm
@@ -133,3 +137,22 @@ async def test_rewards_for_a_member_that_left_the_blend_are_ignored(
     await smaller.commands.blend_mode(said("", admin=True), "learned")
     status = await smaller.commands.blend_status(said(""))
     assert "Learned shares: good 100%" in status.text
+
+
+async def test_imported_events_count_once_the_evidence_is_rebuilt(
+        core: Conversations, store: Store) -> None:
+    outbox = MemoryOutbox()
+    await core.handle(said("hi"), outbox)
+    before = await stored(core)
+    at = datetime.now(UTC) + timedelta(hours=1)
+    where = {"platform": "telegram", "community": "g", "channel": "c1"}
+    imported = [
+        MessageEvent(id="x1", ts=at, user="7", role="user", model=None, text="back", **where),
+        MessageEvent(id="x2", ts=at + timedelta(seconds=5), user="bot", role="bot",
+                     model="good", text="welcome back", **where),
+        FeedbackEvent(ts=at + timedelta(seconds=9), user="7", message="x2", kind="up",
+                      **where),
+    ]
+    await Events(store).import_events(imported)  # type: ignore[arg-type]
+    after = await core.service.learning.arms(await community(core))
+    assert after["good"].wins == pytest.approx(before["good"].wins * GAMMA + 1.0)
