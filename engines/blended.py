@@ -3,9 +3,9 @@
 The engine holds the blend's members: the models, a circuit breaker for each
 (`engines.health`), each model's own fair, bounded queue and the process-wide gate for local
 work (`engines.gate`). It is the `Members` its modes use (`engines.request`). The draw-one
-modes (`single`, `uniform`, `weighted`, `engines.draw_one`) pick one model per reply with a
-selection policy and fail over to another member; `best_of_n` and `fuse` (`engines.ranked`)
-need a ranker. `engines.modes` lists them all.
+modes (`single`, `uniform`, `weighted`, `learned`; `engines.draw_one`) pick one model per
+reply with a selection policy and fail over to another member; `best_of_n` and `fuse`
+(`engines.ranked`) need a ranker. `engines.modes` lists them all.
 """
 
 from __future__ import annotations
