@@ -6,6 +6,10 @@ from the recorded events when the table has none for a community (lost, or older
 mode). A reply counts as a loss when sent and turns into a win if its user continues within
 5 minutes; 👍 adds a win, 👎 and regenerate a loss, each discounted by the reply's age (in
 community replies). Rewards for a model that is no longer in the blend are ignored.
+
+A community's evidence is built (from its events) the first time `learned` needs it; until
+then the hook does nothing there, so communities that never use the mode pay one query per
+message.
 """
 
 from __future__ import annotations
@@ -49,13 +53,6 @@ class Learning:
         await self.arms_table.replace(community_id, arms, steps)
         return arms
 
-    async def _rebuilt(self, community_id: int) -> bool:
-        """True if the state had to be rebuilt now (then the event just recorded is in it)."""
-        if await self.arms_table.arms(community_id) is not None:
-            return False
-        await self.rebuild(community_id)
-        return True
-
     async def shares(self, community_id: int, members: Sequence[str]) -> dict[str, float]:
         """Each member's chance of answering the next reply now."""
         return shares(members, await self.arms(community_id), self.engine.bandit)
@@ -69,10 +66,8 @@ class Learning:
         await self._safely(self._replied(community_id, model_id))
 
     async def _replied(self, community_id: int, model_id: str) -> None:
-        if await self._rebuilt(community_id):
-            return  # the rebuild counted this reply
         await self.arms_table.step(community_id, self.discount, self._member(model_id),
-                                   self.weights.continued)
+                                   self.weights.continued)  # none stored: nothing to do
 
     async def user_wrote(self, community_id: int, channel_id: int, user_id: int,
                          message_id: int) -> None:
@@ -81,7 +76,7 @@ class Learning:
 
     async def _user_wrote(self, community_id: int, channel_id: int, user_id: int,
                           message_id: int) -> None:
-        if await self._rebuilt(community_id):
+        if await self.arms_table.arms(community_id) is None:
             return
         w = self.weights.continued
         for reply_id, model_id in await self.arms_table.continued(
@@ -100,7 +95,7 @@ class Learning:
         if found is None or self._member(found[1]) is None:
             return
         community_id, model_id = found
-        if await self._rebuilt(community_id):
+        if await self.arms_table.arms(community_id) is None:
             return
         f = sign * self.discount ** await self.arms_table.age(community_id, reply_id)
         wins, losses = self.weights.feedback(kind)

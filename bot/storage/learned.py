@@ -48,17 +48,21 @@ class LearnedArms:
             await s.commit()
 
     async def step(self, community_id: int, discount: float, model_id: str | None,
-                   losses: float) -> None:
+                   losses: float) -> bool:
         """One more reply: every member's evidence decays; `model_id` (if it is still in the
-        blend) gets `losses` until the reply is known to have engaged."""
+        blend) gets `losses` until the reply is known to have engaged. False (and nothing
+        changed) when the community has no evidence stored."""
         async with self.store.session() as s:
-            await s.execute(
+            done = await s.execute(
                 update(LearnedArm).where(LearnedArm.community_id == community_id)
                 .values(wins=LearnedArm.wins * discount, losses=LearnedArm.losses * discount,
                         step=LearnedArm.step + 1))
+            if not getattr(done, "rowcount", 0):
+                return False
             await s.commit()
         if model_id is not None:
             await self.credit(community_id, model_id, 0.0, losses)
+        return True
 
     async def credit(self, community_id: int, model_id: str, wins: float,
                      losses: float) -> None:
@@ -110,32 +114,29 @@ class LearnedArms:
                         window: timedelta) -> list[Reply]:
         """Replies in the channel that the user message `message_id` continues: written in
         the `window` before it, answering this user (the latest user message before the
-        reply is theirs), and this is the user's first message since."""
+        reply is theirs), and this is the user's first message since.
+
+        Only the messages since the user's previous one can qualify: two reads."""
         async with self.store.session() as s:
             at: datetime | None = await s.scalar(
                 select(Message.created_at).where(Message.id == message_id))
-            if at is None:
-                return []
+            previous = await s.scalar(
+                select(func.max(Message.id)).where(
+                    Message.channel_id == channel_id, Message.role == "user",
+                    Message.user_id == user_id, Message.id < message_id))
+            if at is None or previous is None:
+                return []  # a user's first message here continues nothing
             rows = (await s.execute(
-                select(Message.id, Message.model_id, Message.created_at)
-                .where(Message.channel_id == channel_id, Message.role == "assistant",
-                       Message.model_id.is_not(None), Message.id < message_id,
-                       Message.created_at >= at - window)
+                select(Message.id, Message.role, Message.user_id, Message.model_id,
+                       Message.created_at)
+                .where(Message.channel_id == channel_id, Message.id > previous,
+                       Message.id < message_id)
                 .order_by(Message.id))).all()
-            found: list[Reply] = []
-            for reply_id, model_id, _ in rows:
-                author = await s.scalar(
-                    select(Message.user_id).where(Message.channel_id == channel_id,
-                                                  Message.role == "user",
-                                                  Message.id < reply_id)
-                    .order_by(Message.id.desc()).limit(1))
-                if author != user_id:
-                    continue
-                since = await s.scalar(
-                    select(func.count()).select_from(Message)
-                    .where(Message.channel_id == channel_id, Message.role == "user",
-                           Message.user_id == user_id, Message.id > reply_id,
-                           Message.id < message_id))
-                if not since and model_id is not None:
-                    found.append((reply_id, model_id))
-            return found
+        found: list[Reply] = []
+        author: int | None = user_id  # `previous` is theirs
+        for reply_id, role, writer, model_id, created in rows:
+            if role == "user":
+                author = writer
+            elif model_id is not None and author == user_id and created >= at - window:
+                found.append((reply_id, model_id))
+        return found

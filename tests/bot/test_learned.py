@@ -78,7 +78,8 @@ async def test_replies_learn_from_continuation_and_feedback_and_rebuild_the_same
         core: Conversations, store: Store) -> None:
     await core.commands.blend_mode(said("", admin=True), "learned")
     outbox = MemoryOutbox()
-    first = await core.handle(said("hello"), outbox)
+    assert await core.service.learning.arms_table.arms(await community(core)) is None
+    first = await core.handle(said("hello"), outbox)  # `learned` builds its evidence
     assert first.kind == "reply" and first.model_id in ("good", "bad")
     assert (await stored(core))[first.model_id] == Arm(0.0, 1.0)  # a loss until continued
     second = await core.handle(said("and then?"), outbox)  # Alice continued at once
@@ -112,6 +113,7 @@ async def test_replies_learn_from_continuation_and_feedback_and_rebuild_the_same
 
 
 async def test_a_taken_back_thumb_is_taken_back(core: Conversations) -> None:
+    await core.commands.blend_mode(said("", admin=True), "learned")
     outbox = MemoryOutbox()
     reply = await core.handle(said("hi"), outbox)
     assert reply.message_id is not None and reply.model_id is not None
@@ -125,6 +127,7 @@ async def test_a_taken_back_thumb_is_taken_back(core: Conversations) -> None:
 
 async def test_rewards_for_a_member_that_left_the_blend_are_ignored(
         core: Conversations, store: Store) -> None:
+    await core.commands.blend_mode(said("", admin=True), "learned")
     outbox = MemoryOutbox()
     replies = [await core.handle(said(f"m{n}"), outbox) for n in range(6)]
     gone = next(r for r in replies if r.model_id == "bad")
@@ -141,6 +144,7 @@ async def test_rewards_for_a_member_that_left_the_blend_are_ignored(
 
 async def test_imported_events_count_once_the_evidence_is_rebuilt(
         core: Conversations, store: Store) -> None:
+    await core.commands.blend_mode(said("", admin=True), "learned")
     outbox = MemoryOutbox()
     await core.handle(said("hi"), outbox)
     before = await stored(core)
