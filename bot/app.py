@@ -12,6 +12,7 @@ from engines.ranker.provider import RankerProvider
 from engines.registry import build_model, file_problem_at_start
 from persona import GLOBAL_SYSTEM_PROMPT
 
+from .analytics.learned import RewardWeights
 from .config import ConfigError, Settings
 from .conversation import Conversations
 from .conversation.service import ChatService, ServiceOptions
@@ -59,6 +60,7 @@ def build_engine(settings: Settings, seed: int | None = None) -> BlendedEngine:
         ranked=RankedOptions(aggregation=settings.ranker_aggregation,
                              samples=settings.ranker_samples, top_k=settings.ranker_top_k,
                              fuser=settings.fuse_model),
+        bandit=settings.bandit,
     )
 
 
@@ -77,6 +79,7 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
         rate_limit=settings.rate_limit,
         rate_window_s=settings.rate_window_s,
         facts_budget=settings.facts_budget,
+        learned_rewards=RewardWeights(**settings.learned_rewards.model_dump()),
     )
     return assemble(settings, store, engine, options)
 

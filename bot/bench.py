@@ -14,7 +14,7 @@ from engines.base import SamplingParams
 from engines.llamacpp import LlamaCppModel
 from engines.registry import build_model
 
-from . import bench_ranker, bench_routing, bench_service
+from . import bench_learned, bench_ranker, bench_routing, bench_service
 from .config import ConfigError, Settings
 
 if TYPE_CHECKING:
@@ -215,6 +215,7 @@ BENCHES: dict[str, Callable[[Settings, int | None, Callable[[str], None]],
                             Awaitable[dict[str, Any]]]] = {
     "blend-overhead": blend_overhead,
     "cache": cache,
+    "learned": bench_learned.learned,
     "ranker": bench_ranker.ranker,
     "routing": bench_routing.routing,
     "service": bench_service.service,

@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal
 
 import platformdirs
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -21,6 +29,7 @@ from pydantic_settings import (
 )
 
 from engines import MODE_NAMES
+from engines.bandit import BanditConfig
 from engines.registry import DEFAULT_MODELS, ModelSpec, spec_error
 
 SECRET_FIELDS = ("discord_token", "telegram_token")
@@ -47,6 +56,18 @@ def config_file() -> Path | None:
         return path
     local = Path("blendbot.toml")
     return local if local.is_file() else None
+
+
+class LearnedRewards(BaseModel):
+    """How much each signal counts for the `learned` mode: continued within 5 minutes and 👍
+    toward a member's wins, 👎 and regenerate toward its losses."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    continued: float = Field(default=1.0, ge=0.0)
+    up: float = Field(default=1.0, ge=0.0)
+    down: float = Field(default=1.0, ge=0.0)
+    regenerate: float = Field(default=1.0, ge=0.0)
 
 
 class Settings(BaseSettings):
@@ -84,6 +105,10 @@ class Settings(BaseSettings):
     ranker_samples: int = Field(default=3, ge=2, le=16)  # best_of_n candidates, one-model blend
     ranker_top_k: int = Field(default=3, ge=2, le=8)  # candidates `fuse` merges
     fuse_model: str | None = None  # the model that fuses; default the first healthy member
+    learned_min_share: float = Field(default=0.10, ge=0.0, le=1.0)  # `learned`: each member's floor
+    learned_discount: float = Field(default=0.997, gt=0.0, le=1.0)  # per community reply
+    learned_prior: float = Field(default=1.0, gt=0.0)  # Beta(prior, prior) for a new member
+    learned_rewards: LearnedRewards = Field(default_factory=lambda: LearnedRewards())
 
     # several processes, one bot: per-user limits, platform budgets and Discord's identify
     # pacing shared through this Redis (e.g. redis://host:6379/0); unset: in process
@@ -200,6 +225,11 @@ class Settings(BaseSettings):
     @property
     def default_weights(self) -> dict[str, float]:
         return {m.id: m.weight for m in self.models}
+
+    @property
+    def bandit(self) -> BanditConfig:
+        """The `learned` mode's discount, prior and floor."""
+        return BanditConfig(self.learned_discount, self.learned_prior, self.learned_min_share)
 
 
 _SHARDS = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*/\s*(\d+)\s*$")

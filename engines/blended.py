@@ -3,9 +3,9 @@
 The engine holds the blend's members: the models, a circuit breaker for each
 (`engines.health`), each model's own fair, bounded queue and the process-wide gate for local
 work (`engines.gate`). It is the `Members` its modes use (`engines.request`). The draw-one
-modes (`single`, `uniform`, `weighted`, `engines.draw_one`) pick one model per reply with a
-selection policy and fail over to another member; `best_of_n` and `fuse` (`engines.ranked`)
-need a ranker. `engines.modes` lists them all.
+modes (`single`, `uniform`, `weighted`, `learned`; `engines.draw_one`) pick one model per
+reply with a selection policy and fail over to another member; `best_of_n` and `fuse`
+(`engines.ranked`) need a ranker. `engines.modes` lists them all.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Callable, Collection, Mapping, Sequen
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import replace
 
+from .bandit import BanditConfig
 from .base import ChatModel, Generation, ModelError
 from .draw_one import DrawOneMode
 from .gate import FairGate
@@ -28,6 +29,7 @@ from .policies import (
     DRAW_ONE_POLICIES,
     BlendError,
     BlendSettings,
+    LearnedPolicy,
     SelectionPolicy,
     effective_weights,
 )
@@ -39,10 +41,14 @@ PROBE_CHANNEL = "\x00probe"  # the fair-turn key of health probes
 
 
 def default_modes(ranker: RankerSource | None = None,
-                  ranked: RankedOptions | None = None) -> dict[str, Mode]:
-    """The draw-one modes, and `best_of_n` and `fuse` when there is a ranker."""
+                  ranked: RankedOptions | None = None,
+                  bandit: BanditConfig | None = None) -> dict[str, Mode]:
+    """The draw-one modes (`learned` with `bandit`'s floor and prior), and `best_of_n` and
+    `fuse` when there is a ranker."""
     modes: dict[str, Mode] = {
         name: DrawOneMode(policy) for name, policy in DRAW_ONE_POLICIES.items()}
+    if bandit is not None:
+        modes["learned"] = DrawOneMode(LearnedPolicy(bandit))
     if ranker is not None:
         modes.update(ranked_modes(ranker, ranked))
     return modes
@@ -76,6 +82,7 @@ class BlendedEngine:
         ranker: RankerSource | None = None,
         ranked: RankedOptions | None = None,
         observer: EngineObserver | None = None,
+        bandit: BanditConfig | None = None,
     ) -> None:
         if not models:
             raise BlendError("no models configured")
@@ -87,7 +94,8 @@ class BlendedEngine:
         }
         self.rng = random.Random(seed)
         self.modes: dict[str, Mode] = in_registry_order(
-            modes if modes is not None else default_modes(ranker, ranked))  # what it serves
+            modes if modes is not None else default_modes(ranker, ranked, bandit))  # served
+        self.bandit = bandit or BanditConfig()
         self.health_board = HealthBoard(self.models, breaker, clock)
         self._probes: set[asyncio.Task[None]] = set()
         self.observer: EngineObserver = observer or NoObserver()

@@ -1,4 +1,5 @@
-"""The draw-one modes (`single`, `uniform`, `weighted`): one model per reply, with failover.
+"""The draw-one modes (`single`, `uniform`, `weighted`, `learned`): one model per reply, with
+failover.
 
 When the drawn model fails (an error, a timeout, a stream that breaks before its first word)
 another member is drawn the same way among the remaining healthy ones, and the reply records

@@ -21,6 +21,7 @@ MODES: tuple[ModeInfo, ...] = (
     ModeInfo("single", "one model answers every reply"),
     ModeInfo("uniform", "each reply drawn from all models with equal chance"),
     ModeInfo("weighted", "each reply drawn from the models by the channel's weights"),
+    ModeInfo("learned", "each reply drawn by shares learned from how users respond"),
     ModeInfo("best_of_n", "several replies are written; the ranker's best is sent", ranked=True),
     ModeInfo("fuse", "the ranker's top replies merged into one by a model", ranked=True),
 )

@@ -7,6 +7,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from .bandit import Arm, BanditConfig, choose
+
 
 class BlendError(ValueError):
     """A blend setting that cannot work (unknown model, no positive weight...)."""
@@ -19,6 +21,7 @@ class BlendSettings:
     mode: str = "uniform"
     model_id: str | None = None  # the one model of `single`
     weights: Mapping[str, float] = field(default_factory=dict)  # `weighted`; empty: defaults
+    arms: Mapping[str, Arm] = field(default_factory=dict)  # `learned`: the community's evidence
 
 
 class SelectionPolicy(Protocol):
@@ -63,6 +66,18 @@ class WeightedPolicy:
         return rng.choices(ids, weights=[weights[i] for i in ids])[0]
 
 
+class LearnedPolicy:
+    """`learned`: discounted Thompson sampling over the healthy members, each keeping at least
+    `min_share` of the replies (`engines.bandit`); the evidence comes in `blend.arms`."""
+
+    def __init__(self, config: BanditConfig | None = None) -> None:
+        self.config = config or BanditConfig()
+
+    def choose(self, model_ids: Sequence[str], blend: BlendSettings,
+               default_weights: Mapping[str, float], rng: random.Random) -> str:
+        return choose(list(model_ids), blend.arms, self.config, rng)
+
+
 def effective_weights(
     model_ids: Sequence[str], weights: Mapping[str, float]
 ) -> dict[str, float]:
@@ -103,4 +118,5 @@ DRAW_ONE_POLICIES: dict[str, SelectionPolicy] = {
     "single": SinglePolicy(),
     "uniform": UniformPolicy(),
     "weighted": WeightedPolicy(),
+    "learned": LearnedPolicy(),
 }

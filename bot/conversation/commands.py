@@ -103,11 +103,18 @@ class Commands:
             + (f" ({blend.model_id or self.service.engine.model_ids[0]})"
                if blend.mode == "single" else ""),
             "Weights: " + ", ".join(f"{k}={v:g}" for k, v in weights.items()),
+            *([await self._learned_shares(channel)] if blend.mode == "learned" else []),
             f"Persona: {persona.name}",
             f"Answers: {'every message' if channel.answer_all else 'mentions and replies'}",
             f"Disclose model: {'on' if channel.disclose else 'off'}",
         ]
         return CommandResult("\n".join(lines))
+
+    async def _learned_shares(self, channel: ChannelState) -> str:
+        """`learned`: each healthy member's chance of answering the next reply."""
+        members = self.service.engine.available_members()
+        now = await self.service.learning.shares(channel.community_id, members)
+        return "Learned shares: " + ", ".join(f"{m} {p:.0%}" for m, p in now.items())
 
     async def _flag(self, ctx: InboundEvent, field: str, value: str,
                     on_text: str, off_text: str) -> CommandResult:

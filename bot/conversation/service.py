@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from engines import BlendedEngine, BlendSettings, Generation, SamplingParams
 from persona import GLOBAL_SYSTEM_PROMPT, pick_greeting
 
+from ..analytics.learned import RewardWeights
 from ..personas import PersonaChoice, Personas
 from ..storage import ChannelState, Store, StoredMessage
 from ..storage.candidates import storing
@@ -23,6 +24,7 @@ from ..storage.memory import Memories
 from ..storage.store import AlsoWrite
 from .inbound import InboundEvent
 from .memory import ChannelMemory
+from .learning import Learning
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class ServiceOptions:
     rate_window_s: float = 30.0  # ... in this many seconds
     rate_limit_exempt: tuple[str, ...] = ("console",)  # platforms without a limit
     facts_budget: int = 200  # tokens of pinned facts in a prompt (the answering model's)
+    learned_rewards: RewardWeights = field(default_factory=RewardWeights)  # `learned` mode
 
 
 class ChatService:
@@ -50,6 +53,14 @@ class ChatService:
         self.replies = Replies(store)
         self.events = Events(store)
         self.memory = ChannelMemory(Memories(store), engine, options.facts_budget)
+        self.learning = Learning(store, engine, options.learned_rewards)
+
+    async def blend_for_reply(self, channel: ChannelState) -> BlendSettings:
+        """The channel's blend with what `learned` needs: its community's evidence."""
+        blend = self.blend_of(channel)
+        if blend.mode != "learned":
+            return blend
+        return replace(blend, arms=await self.learning.arms(channel.community_id))
 
     def blend_of(self, channel: ChannelState) -> BlendSettings:
         return BlendSettings(
@@ -138,9 +149,11 @@ class ChatService:
                                at: datetime | None = None) -> int:
         """Store a user's message, committed; `DuplicateMessage` if its platform id is."""
         user_id = await self.store.ensure_user(event.platform, event.user_id, event.user_name)
-        return await self.store.add_message(
+        message_id = await self.store.add_message(
             channel.id, "user", event.text.strip(), user_id=user_id, created_at=at,
             platform_message_id=event.message_id)
+        await self.learning.user_wrote(channel.community_id, channel.id, user_id, message_id)
+        return message_id
 
     async def add_reply(self, channel: ChannelState, mode: str, generation: Generation,
                         replaces: int | None = None, shown_in: Sequence[str] = (),
@@ -165,6 +178,7 @@ class ChatService:
         )
         if replaces is not None:
             self.store.recent.forget()  # the replaced reply leaves its channel's history
+        await self.learning.replied(channel.community_id, generation.model_id)
         return message_id
 
     async def feedback(self, who: InboundEvent, reply_id: int, kind: FeedbackKind,
@@ -173,6 +187,12 @@ class ChatService:
         there already."""
         user_id = await self.store.ensure_user(who.platform, who.user_id, who.user_name)
         if remove:
+            had = (user_id, kind) in {(u, k) for u, k, _ in await self.replies.feedback(reply_id)}
             await self.replies.remove_feedback(reply_id, user_id, kind)
+            if had:
+                await self.learning.feedback(reply_id, kind, -1)
             return True
-        return await self.replies.add_feedback(reply_id, user_id, kind)
+        added = await self.replies.add_feedback(reply_id, user_id, kind)
+        if added:
+            await self.learning.feedback(reply_id, kind)
+        return added

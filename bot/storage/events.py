@@ -14,6 +14,7 @@ from sqlalchemy.orm import aliased
 from bot.analytics import Event, FeedbackEvent, MessageEvent, SettingEvent
 from bot.analytics.events import FeedbackKind, Platform, Role, SettingName
 
+from .learned import LearnedArms
 from .rollups import Rollups, mark_stale
 from .store import Store
 from .tables import Base, Channel, Community, Feedback, Message, SettingChange, User, utcnow
@@ -141,6 +142,7 @@ class Events:
                                                          Message.role == "user"))
             await s.commit()
         await Rollups(self.store).catch_up({c for c, _ in touched})
+        await LearnedArms(self.store).forget({c for c, _ in touched})  # rebuilt when next used
         return int(getattr(gone, "rowcount", 0) or 0)
 
     async def import_events(self, events: Iterable[Event], *,
@@ -224,6 +226,8 @@ class Events:
                 if rows:
                     await (await s.connection()).execute(insert(_table(table)), rows)
             await s.commit()
+        if new_messages or new_feedback:  # the `learned` evidence is rebuilt when next used
+            await LearnedArms(self.store).forget(set(communities.values()))
         if catch_up:  # else the caller runs `Rollups.catch_up` once after its batches
             await Rollups(self.store).catch_up(set(communities.values()))
         added = len(new_messages) + len(new_feedback) + len(new_settings)

@@ -353,3 +353,17 @@ class MemoryFact(Base):
         ForeignKey("users.id", ondelete="SET NULL"), default=None)
     text: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class LearnedArm(Base):
+    """The `learned` mode's evidence for one member in one community: discounted wins and
+    losses as of the community's `step`-th reply (`engines.bandit`)."""
+
+    __tablename__ = "learned_arms"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    wins: Mapped[float] = mapped_column(Float, default=0.0)
+    losses: Mapped[float] = mapped_column(Float, default=0.0)
+    step: Mapped[int] = mapped_column(Integer, default=0)  # the community's replies so far

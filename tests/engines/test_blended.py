@@ -92,9 +92,10 @@ async def test_stream_yields_pieces_then_generation() -> None:
     ("blend", "message"),
     [
         (BlendSettings("best_of_n"),
-         "mode 'best_of_n' is not available here (available: single, uniform, weighted)"),
-        (BlendSettings("learned"), "unknown mode 'learned'"),
-        (BlendSettings("chaos"), "unknown mode 'chaos' (choose from single, uniform, weighted)"),
+         "mode 'best_of_n' is not available here "
+         "(available: single, uniform, weighted, learned)"),
+        (BlendSettings("chaos"),
+         "unknown mode 'chaos' (choose from single, uniform, weighted, learned)"),
         (BlendSettings("single", model_id="zz"), "unknown model 'zz' (choose from a, b)"),
         (BlendSettings("weighted", weights={"a": 0}), "at least one model"),
         (BlendSettings("weighted", weights={"q": 1}), "unknown model 'q'"),

@@ -81,8 +81,7 @@ def request(mode: str, **blend: object) -> ReplyRequest:
 
 
 def test_the_registry_lists_every_servable_mode_once_with_a_description() -> None:
-    assert MODE_NAMES == ("single", "uniform", "weighted", "best_of_n", "fuse")
-    assert "learned" not in MODE_NAMES  # not implemented, so not offered
+    assert MODE_NAMES == ("single", "uniform", "weighted", "learned", "best_of_n", "fuse")
     assert all(m.description.strip() for m in MODES)
     assert [m.name for m in MODES if m.ranked] == ["best_of_n", "fuse"]
     assert not hasattr(engines, "ALL_MODES")
@@ -104,16 +103,17 @@ async def test_an_engine_serves_the_registry_modes_it_can_in_registry_order() ->
 
 
 def test_a_mode_outside_the_registry_cannot_be_installed() -> None:
-    with pytest.raises(BlendError, match=r"'learned' is not in engines\.modes\.MODES"):
+    with pytest.raises(BlendError, match=r"'chaos' is not in engines\.modes\.MODES"):
         BlendedEngine([StubModel("a")],
-                      modes={"learned": DrawOneMode(DRAW_ONE_POLICIES["uniform"])})
+                      modes={"chaos": DrawOneMode(DRAW_ONE_POLICIES["uniform"])})
 
 
 @pytest.mark.parametrize(
     ("mode", "message"),
     [
-        ("learned", "unknown mode 'learned' (choose from single, uniform, weighted)"),
-        ("fuse", "mode 'fuse' is not available here (available: single, uniform, weighted)"),
+        ("chaos", "unknown mode 'chaos' (choose from single, uniform, weighted, learned)"),
+        ("fuse", "mode 'fuse' is not available here (available: single, uniform, weighted, "
+                 "learned)"),
     ],
 )
 def test_check_tells_unknown_modes_from_unavailable_ones(mode: str, message: str) -> None:

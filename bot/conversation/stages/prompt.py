@@ -18,7 +18,7 @@ class Prompt:
         channel = turn.channel
         assert channel is not None
         service, options = self.service, self.service.options
-        blend = service.blend_of(channel)
+        blend = await service.blend_for_reply(channel)
         try:
             service.engine.check(blend)
         except BlendError as exc:

@@ -71,10 +71,10 @@ async def test_only_servable_modes_are_offered(running: Running, fake: FakeDisco
     blend = next(c for c in fake.commands if c["name"] == "blend")
     mode = next(o for o in blend["options"] if o["name"] == "mode")
     offered = [c["value"] for c in mode["options"][0]["choices"]]
-    assert offered == ["single", "uniform", "weighted", "best_of_n", "fuse"]
-    await fake.slash("blend", "mode", uid=fake.admin_id, mode="learned")  # a stale client
+    assert offered == ["single", "uniform", "weighted", "learned", "best_of_n", "fuse"]
+    await fake.slash("blend", "mode", uid=fake.admin_id, mode="chaos")  # a stale client
     await until(lambda: fake.followups())
-    assert "unknown mode 'learned'" in fake.followups()[0].body["content"]
+    assert "unknown mode 'chaos'" in fake.followups()[0].body["content"]
 
 
 async def test_best_of_n_sends_the_ranked_best_and_keeps_every_candidate(
