@@ -23,8 +23,8 @@ from ..storage.library import Library
 from ..storage.memory import Memories
 from ..storage.store import AlsoWrite
 from .inbound import InboundEvent
-from .memory import ChannelMemory
 from .learning import Learning
+from .memory import ChannelMemory
 
 log = logging.getLogger(__name__)
 
