@@ -53,6 +53,19 @@ async def test_two_limiters_share_one_users_budget(two: tuple[SharedWindows, Sha
 
 
 @needs_redis
+async def test_a_refunded_message_is_taken_back_for_every_process(
+        two: tuple[SharedWindows, SharedWindows]) -> None:
+    """A redelivery's count is given back (the core refunds it), in Redis too."""
+    user = ("discord", uuid.uuid4().hex)
+    first, second = (RateLimiter(2, 30.0, shared=s) for s in two)
+    assert await first.check(user) == 0.0
+    assert await first.check(user) == 0.0
+    await first.refund(user)  # the second one was a redelivery
+    assert await second.check(user) == 0.0  # so the other process still has room
+    assert await second.check(user) > 0.0
+
+
+@needs_redis
 async def test_two_pacers_share_the_bots_outbound_budget(
         two: tuple[SharedWindows, SharedWindows]) -> None:
     budget = [Budget(f"telegram:bot:{uuid.uuid4().hex}", 5, 1.0)]
