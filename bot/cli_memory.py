@@ -7,6 +7,7 @@ import json
 import sys
 
 from .config import Settings
+from .database import store_for
 from .storage import Store
 from .storage.memory import Memories
 
@@ -18,20 +19,25 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 async def run(settings: Settings, channel: str, as_json: bool) -> int:
-    store = Store(settings.database)
+    store = store_for(settings)
     await store.open()
     try:
-        found = await store.find_channel("console", channel)
-        if found is None:
-            print(f"blendbot: error: no conversation named '{channel}'", file=sys.stderr)
-            return 1
-        memories = Memories(store)
-        summary = await memories.summary(found.id)
-        speakers = await memories.user_ids(
-            found.id, [m.id for m in await store.history(found.id) if m.role == "user"])
-        facts = await memories.facts(found.id, speakers)  # the channel's, and its speakers'
+        return await show(store, channel, as_json)
     finally:
         await store.close()
+
+
+async def show(store: Store, channel: str, as_json: bool) -> int:
+    """Print the summary and facts of console channel `channel` from an open store."""
+    found = await store.find_channel("console", channel)
+    if found is None:
+        print(f"blendbot: error: no conversation named '{channel}'", file=sys.stderr)
+        return 1
+    memories = Memories(store)
+    summary = await memories.summary(found.id)
+    speakers = await memories.user_ids(
+        found.id, [m.id for m in await store.history(found.id) if m.role == "user"])
+    facts = await memories.facts(found.id, speakers)  # the channel's, and its speakers'
     if as_json:
         print(json.dumps({
             "channel": channel,

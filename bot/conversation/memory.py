@@ -113,7 +113,7 @@ class ChannelMemory:
         if at is not None and sum(counts[at:]) <= budget:
             return Recall(at, summary, tuple(facts))  # the same start: the prefix stays cached
         used, start = 0, len(history)  # else start anew, with room to grow into
-        while start > 1 and used + counts[start - 1] <= budget * REFILL:
+        while start > 0 and used + counts[start - 1] <= budget * REFILL:
             used += counts[start - 1]
             start -= 1
         self._starts[channel_id] = history[start].id

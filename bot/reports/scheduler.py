@@ -132,8 +132,9 @@ class ReportService:
             if wake_at is not None:
                 delay = min(delay, max(0.0, (wake_at - utcnow()).total_seconds()))
             self._wake.clear()
-            try:
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            try:  # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancel
+                async with asyncio.timeout(delay):  # that lands as the wake-up does
+                    await self._wake.wait()
             except TimeoutError:
                 pass
 

@@ -12,7 +12,6 @@ import pytest
 
 from bot import cli_memory
 from bot.adapters.console import ConsoleOptions, event_of
-from bot.config import Settings
 from bot.conversation import Conversations
 from bot.conversation.memory import SUMMARISE_AFTER, SUMMARY_SYSTEM
 from bot.storage import Store
@@ -84,7 +83,7 @@ async def test_a_fact_pinned_at_turn_3_is_in_the_prompt_at_turn_120(
     assert said(1) not in "\n".join(m.content for m in prompt.history)  # out of the window
     assert prompt.summary.startswith("Alice said m001 to ")
 
-    assert await cli_memory.run(Settings(database_url=store.url), "long", True) == 0
+    assert await cli_memory.show(store, "long", True) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["facts"] == [{"n": 1, "scope": "channel", "user": None, "text": FACT}]
     summary = shown["summary"]

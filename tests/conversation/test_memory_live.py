@@ -14,7 +14,6 @@ import pytest
 
 from bot import cli_memory
 from bot.adapters.console import ConsoleOptions, event_of
-from bot.config import Settings
 from bot.conversation.memory import SUMMARY_SYSTEM
 from bot.storage import Store
 from engines import BlendedEngine, ChatModel, Conversation, Generation, SamplingParams
@@ -88,7 +87,7 @@ async def test_120_turns_on_smollm2_with_1024_tokens_of_context(
     assert last.summary  # ... and summarised by the model
 
     capsys.readouterr()
-    assert await cli_memory.run(Settings(database_url=store.url), "long", True) == 0
+    assert await cli_memory.show(store, "long", True) == 0
     shown = json.loads(capsys.readouterr().out)
     assert shown["facts"][0]["text"] == FACT and shown["summary"]["text"]
     history = await core.service.store.history(
