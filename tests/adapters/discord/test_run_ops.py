@@ -41,7 +41,9 @@ async def test_run_exports_metrics_health_and_json_logs(data_dir: Path, fake: Fa
     with postgres_server() as pg:
         proc = await blendbot_run(data_dir, fake, TOKEN, BLENDBOT_METRICS_PORT=str(port),
                                   BLENDBOT_METRICS_HOST="127.0.0.1",
-                                  BLENDBOT_DATABASE_URL=pg.url, BLENDBOT_LOG_FORMAT="json",
+                                  BLENDBOT_DATABASE_URL=pg.url,
+                                  BLENDBOT_DATABASE_UPGRADE_ON_START="true",
+                                  BLENDBOT_LOG_FORMAT="json",
                                   BLENDBOT_LOG_LEVEL="INFO")
         try:
             await asyncio.wait_for(fake.ready.wait(), 60)
