@@ -87,15 +87,19 @@ class SharedWindows:
         try:
             wait_ms = await self._claim(keys=[PREFIX + w.key for w in windows], args=args)
         except (RedisError, OSError, TimeoutError) as exc:
-            if self._down_until == 0.0:
-                log.warning("Redis is unreachable (%s): limits are counted in this process "
-                            "only until it is back", exc)
-            self._down_until = time.monotonic() + RETRY_AFTER_S
+            self._went_down(exc, "limits are counted")
             return None
         if self._down_until:
             log.warning("Redis is back: limits are shared again")
             self._down_until = 0.0
         return int(wait_ms) / 1000.0
+
+    def _went_down(self, exc: BaseException, what: str) -> None:
+        """Stay in process for a while; say so once per outage."""
+        if self._down_until == 0.0:
+            log.warning("Redis is unreachable (%s): %s in this process only until it is back",
+                        exc, what)
+        self._down_until = time.monotonic() + RETRY_AFTER_S
 
     async def release(self, key: str, member: str) -> None:
         """Take back the call counted as `member` in the window `key` (best effort)."""
@@ -120,10 +124,7 @@ class SharedWindows:
                     return True
                 left_ms = await self.client.pttl(PREFIX + key)
             except (RedisError, OSError, TimeoutError) as exc:
-                if self._down_until == 0.0:
-                    log.warning("Redis is unreachable (%s): turns are taken in this process "
-                                "only until it is back", exc)
-                self._down_until = time.monotonic() + RETRY_AFTER_S
+                self._went_down(exc, "turns are taken")
                 return False
             await asyncio.sleep(max(0.05, min(left_ms / 1000.0, every_s)) if left_ms > 0
                                 else 0.05)
