@@ -83,15 +83,29 @@ class Side:
     async def history(self) -> list[StoredMessage]:
         return await self.app.service.history(self.platform, self.channel)
 
+    said = 0  # messages this side has sent (each ends one turn of the core at least)
+
+    def turns_ended(self) -> int:
+        """Turns of this platform the core has finished (its `blendbot_turns` counter)."""
+        value = self.app.core.metrics.registry.get_sample_value
+        return int(sum(value("blendbot_turns_total", {"platform": self.platform,
+                                                     "outcome": kind}) or 0
+                       for kind in ("reply", "notice", "error", "ignored")))
+
     async def settle(self, quiet: float = 0.4, within: float = 30.0) -> None:
-        """Wait until the bot has stopped calling the platform (and no preview is left)."""
-        deadline = asyncio.get_running_loop().time() + within
+        """Wait until the core has finished a turn for every message said, the bot has
+        stopped calling the platform and no preview is left."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while self.turns_ended() < self.said:
+            assert loop.time() < deadline, "the bot never finished the turns it was given"
+            await asyncio.sleep(0.05)
         while True:
             seen = self.calls()
             await asyncio.sleep(quiet)
             if self.calls() == seen and not any(t.endswith(PREVIEW) for t in self.shown()):
                 return
-            assert asyncio.get_running_loop().time() < deadline, "the bot never settled"
+            assert loop.time() < deadline, "the bot never settled"
 
 
 class DiscordSide(Side):
@@ -107,6 +121,7 @@ class DiscordSide(Side):
     async def say(self, text: str, *, mention: bool = True, reply_to: str | None = None,
                   twice: bool = False) -> None:
         message = await self.fake.user_says(text, mention=mention, reply_to=reply_to)
+        self.said += 1
         if twice:  # a resumed or duplicate gateway session replays the event
             await self.fake.dispatch("MESSAGE_CREATE", message)
 
@@ -140,6 +155,7 @@ class TelegramSide(Side):
         update = self.fake.update(GROUP, ALICE, f"@{BOT_USERNAME} {text}" if mention else text,
                                   reply_to=int(reply_to) if reply_to else None)
         self.fake.deliver(update)
+        self.said += 1
         if twice:  # a retried webhook, or a second worker, delivers it again
             self.fake.deliver(update)
 
