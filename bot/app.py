@@ -15,6 +15,8 @@ from persona import GLOBAL_SYSTEM_PROMPT
 from .analytics.learned import RewardWeights
 from .config import ConfigError, Settings
 from .conversation import Conversations
+from .conversation.safety import ModerationEndpoint, Price, SafetyOptions
+from .conversation.safety.hygiene import register_secrets
 from .conversation.service import ChatService, ServiceOptions
 from .database import store_for
 from .ops.metrics import Metrics
@@ -64,6 +66,21 @@ def build_engine(settings: Settings, seed: int | None = None) -> BlendedEngine:
     )
 
 
+def safety_options(settings: Settings) -> SafetyOptions:
+    """Budgets, prices and moderation from the config, as the core takes them."""
+    endpoint = None if settings.moderation_url is None else ModerationEndpoint(
+        settings.moderation_url, settings.moderation_kind, settings.moderation_model,
+        settings.moderation_api_key_env, settings.moderation_timeout_s)
+    prices = {m.id: Price(m.price_prompt_per_1k, m.price_completion_per_1k, m.daily_spend_cap)
+              for m in settings.models
+              if m.price_prompt_per_1k or m.price_completion_per_1k
+              or m.daily_spend_cap is not None}
+    return SafetyOptions(
+        user_tokens=settings.quota_user_tokens, community_tokens=settings.quota_community_tokens,
+        admins_exempt=settings.quota_admins_exempt, prices=prices, endpoint=endpoint,
+        input_fail=settings.moderation_input_fail, output_fail=settings.moderation_output_fail)
+
+
 async def build_app(settings: Settings, seed: int | None = None) -> App:
     """Open the database (migrating it) and wire the objects; models load on first use."""
     engine = build_engine(settings, seed)  # first: a model file that cannot load stops here
@@ -80,6 +97,7 @@ async def build_app(settings: Settings, seed: int | None = None) -> App:
         rate_window_s=settings.rate_window_s,
         facts_budget=settings.facts_budget,
         learned_rewards=RewardWeights(**settings.learned_rewards.model_dump()),
+        safety=safety_options(settings),
     )
     return assemble(settings, store, engine, options)
 
@@ -88,6 +106,7 @@ def assemble(settings: Settings, store: Store, engine: BlendedEngine,
              options: ServiceOptions) -> App:
     """The core over an open store and an engine (tests build theirs the same way), with
     this process's metrics."""
+    register_secrets(settings.secret_values)  # never sent, whatever a model writes
     metrics = Metrics()
     engine.observer = metrics
     metrics.watch(engine)

@@ -110,6 +110,20 @@ class Settings(BaseSettings):
     learned_prior: float = Field(default=1.0, gt=0.0)  # Beta(prior, prior) for a new member
     learned_rewards: LearnedRewards = Field(default_factory=lambda: LearnedRewards())
 
+    # Safety and access (README: "Safety and access"); admins set lists and budgets per
+    # community with /access, /quota and /moderation
+    quota_user_tokens: int | None = Field(default=None, ge=0)  # daily, per user per community
+    quota_community_tokens: int | None = Field(default=None, ge=0)  # daily, per community
+    quota_admins_exempt: bool = True  # admins are not held to the budgets
+    moderation_url: str | None = None  # an OpenAI-compatible API base, e.g. http://vllm:8000/v1
+    moderation_kind: Literal["moderations", "guard"] = "moderations"  # /moderations or a
+    # guard model (e.g. Llama Guard) asked over /chat/completions
+    moderation_model: str | None = None  # the server's model name
+    moderation_api_key_env: str | None = None  # the environment variable holding its key
+    moderation_timeout_s: float = Field(default=5.0, gt=0)
+    moderation_input_fail: Literal["open", "closed"] = "open"  # the endpoint is down: ...
+    moderation_output_fail: Literal["open", "closed"] = "closed"  # ... let through or refuse
+
     # several processes, one bot: per-user limits, platform budgets and Discord's identify
     # pacing shared through this Redis (e.g. redis://host:6379/0); unset: in process
     redis_url: str | None = Field(default=None, exclude=True)
@@ -172,6 +186,13 @@ class Settings(BaseSettings):
                              "at least one a weight above 0")
         return value
 
+    @field_validator("moderation_url")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"must be an http(s):// URL (got '{value[:60]}')")
+        return value
+
     @model_validator(mode="after")
     def _known_fuse_model(self) -> Settings:
         ids = [m.id for m in self.models]
@@ -219,7 +240,8 @@ class Settings(BaseSettings):
         """The secrets this process holds (tokens, webhook secret, model API keys), for the
         log formatter to mask."""
         values = [t.get_secret_value() for t in (self.discord_token, self.telegram_token) if t]
-        names = [WEBHOOK_SECRET_ENV, *(m.api_key_env for m in self.models if m.api_key_env)]
+        names = [WEBHOOK_SECRET_ENV, *(m.api_key_env for m in self.models if m.api_key_env),
+                 *([self.moderation_api_key_env] if self.moderation_api_key_env else [])]
         return [*values, *(os.environ[n] for n in names if os.environ.get(n))]
 
     @property

@@ -82,6 +82,12 @@ class ModelSpec(BaseModel):
     extra_params: dict[str, Any] = Field(default_factory=dict)  # sent as-is, e.g. top_k
     routing: Routing = "affinity"  # several base_urls: a channel stays on one ("least_busy")
 
+    # what a remote model costs (any currency, per 1,000 tokens) and the most it may cost a
+    # day, every community together (None: no cap); over the cap, other members answer
+    price_prompt_per_1k: float = Field(default=0.0, ge=0)
+    price_completion_per_1k: float = Field(default=0.0, ge=0)
+    daily_spend_cap: float | None = Field(default=None, ge=0)
+
     @field_validator("backend", mode="before")
     @classmethod
     def _known_backend(cls, value: object) -> object:

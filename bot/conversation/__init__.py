@@ -12,6 +12,7 @@ from .menu import MENU
 from .outbox import Outbox, PlatformLimits, RetryLater, SendError
 from .pacing import Budget
 from .pipeline import Outcome
+from .safety.hygiene import unping
 from .stages.respond import APOLOGY
 
 __all__ = [
@@ -29,4 +30,5 @@ __all__ = [
     "ReportSink",
     "RetryLater",
     "SendError",
+    "unping",
 ]

@@ -38,10 +38,12 @@ def _on_off(value: str) -> bool | None:
 class Commands:
     def __init__(self, service: ChatService, reports: ReportService | None = None) -> None:
         from .memory_commands import MemoryCommands
+        from .safety_commands import SafetyCommands
 
         self.service = service
         self.reports = reports
         self.memory = MemoryCommands(service)  # /remember, /memories, /forget_memory
+        self.safety = SafetyCommands(service)  # /access, /quota, /usage, /moderation
 
     def modes(self) -> list[str]:
         """The blend modes this process can serve."""

@@ -26,14 +26,18 @@ from .pending import PendingMessages
 from .pipeline import Outcome, Pipeline, Turn
 from .render import deliver, plan
 from .service import ChatService
+from .safety.modlog import ModLog, PostLine
+from .stages.access import Access
 from .stages.addressed import Addressed
 from .stages.generate import Generate
 from .stages.limits import RateLimit
 from .stages.loopguard import LoopGuard
 from .stages.memory import Memory
+from .stages.moderation import InputModeration, Moderator, OutputModeration
 from .stages.order import ChannelTurns
 from .stages.postprocess import PostProcess
 from .stages.prompt import Prompt
+from .stages.quota import Quota
 from .stages.record import RecordMessage
 from .stages.regenerate import GREETING, NOT_LATEST, RegenerateTarget
 from .stages.respond import APOLOGY, Respond
@@ -72,21 +76,30 @@ class Conversations:
         respond = Respond(service, self.pacer, self.pending)
         prompt, generate = Prompt(service), Generate(service.engine)
         memory = Memory(service.memory, options.sampling.max_tokens or 256)
+        self.modlog = ModLog()  # where safety events are posted, per platform
+        safety, moderator = service.safety, Moderator(service.safety, options.safety,
+                                                      self.modlog)
+        quota = Quota(service, safety, options.safety)
         reply = (prompt, memory, generate, LoopGuard(generate), PostProcess(),
-                 StoreReply(service))
+                 OutputModeration(moderator, generate), StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(self.pending),
+            Access(safety, self.modlog),
             RateLimit(service, RateLimiter(options.rate_limit, options.rate_window_s,
                                            shared=shared),
                       options.rate_limit_exempt),
-            RecordMessage(service, self.pending), *reply,
+            quota, InputModeration(moderator), RecordMessage(service, self.pending), *reply,
         ])
-        self.regenerations = Pipeline([order, respond, RegenerateTarget(service), *reply])
+        self.regenerations = Pipeline([order, respond, RegenerateTarget(service), quota,
+                                       *reply])
 
-    async def handle(self, event: InboundEvent, outbox: Outbox) -> Outcome:
-        """One inbound message: answered, refused politely, or ignored (with the reason)."""
+    async def handle(self, event: InboundEvent, outbox: Outbox,
+                     is_admin: Callable[[], Awaitable[bool]] | None = None) -> Outcome:
+        """One inbound message: answered, refused politely, or ignored (with the reason).
+        `is_admin` is asked only where it matters (an admin over a budget)."""
         with bound_contextvars(**turn_ids(event)):
-            return self._counted(await self.turns.run(turn := Turn(event, outbox)), turn)
+            turn = Turn(event, outbox, ask_admin=is_admin)
+            return self._counted(await self.turns.run(turn), turn)
 
     async def command(self, event: InboundEvent,
                       run: Callable[[InboundEvent], Awaitable[R]]) -> R | CommandResult:
@@ -191,6 +204,10 @@ class Conversations:
 
     def connected(self, platform: str) -> bool:
         return self._connected.get(platform, False)
+
+    def register_modlog_sink(self, platform: str, post: PostLine) -> None:
+        """How this platform posts a mod-log line: `post(channel_id, text)`."""
+        self.modlog.register(platform, post)
 
     def register_report_sink(self, platform: str, sink: ReportSink) -> None:
         """Where this platform's weekly reports go: `sink(channel_id, text, png)`."""

@@ -32,6 +32,8 @@ class InboundEvent:
     mentions_bot: bool = False
     is_dm: bool = False
     attachments: int = 0  # files, images, stickers: not read (yet)
+    role_ids: tuple[str, ...] = ()  # the user's roles in the community (Discord)
+    reply_to_user_id: str | None = None  # who wrote the message it replies to
 
     def __post_init__(self) -> None:
         # Once for every platform: no NUL, no lone surrogate (a stray byte on stdin).

@@ -27,6 +27,12 @@ MENU: tuple[tuple[str, str], ...] = (
     ("memories", "The pinned facts and the summary of older messages"),
     ("forget_memory", "/forget_memory <n>: unpin fact n of /memories"),
     ("report", "/report now | here | schedule <weekday> <hour> <timezone> (admins)"),
+    ("access", "/access allow|deny|remove user <id> [here] | list: who may talk to me "
+     "(admins)"),
+    ("quota", "/quota user|community <tokens|off>: daily token budgets (admins)"),
+    ("usage", "Your tokens today (admins: the group's and the models' spend)"),
+    ("moderation", "/moderation word|regex <text> | remove <n> | list | log here|off | "
+     "text on|off (admins)"),
 )
 
 HELP = "\n".join([
@@ -80,6 +86,56 @@ def _first(args: Sequence[str]) -> str:
     return args[0] if args else ""
 
 
+ACCESS_USAGE = ("Usage: /access allow|deny|remove user|role <id> [here] (or reply to the "
+                "user's message), or /access list")
+
+
+async def _access(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> CommandResult:
+    action = _first(args).lower()
+    if action == "list":
+        return await c.safety.access_list(ctx)
+    if action not in ("allow", "deny", "remove") or len(args) < 2:
+        return _usage(ACCESS_USAGE)
+    rest = list(args[2:])
+    here = bool(rest) and rest[-1].lower() == "here"
+    if here:
+        rest.pop()
+    if len(rest) > 1:
+        return _usage(ACCESS_USAGE)
+    subject = _first(rest)
+    if action == "remove":
+        return await c.safety.access_remove(ctx, args[1], subject, here)
+    return await c.safety.access(ctx, action, args[1], subject, here)
+
+
+async def _quota(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> CommandResult:
+    which = _first(args).lower()
+    if which == "role" and len(args) == 3:
+        return await c.safety.quota(ctx, which, args[2], role=args[1])
+    if which in ("user", "community") and len(args) == 2:
+        return await c.safety.quota(ctx, which, args[1])
+    return _usage("Usage: /quota user <tokens|off> | /quota community <tokens|off> | "
+                  "/quota role <role id> <tokens|off> (tokens a day, e.g. 20000 or 20k)")
+
+
+async def _moderation(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> CommandResult:
+    action = _first(args).lower()
+    if action in ("word", "regex") and len(args) > 1:
+        return await c.safety.moderation_add(ctx, action, " ".join(args[1:]))
+    if action == "remove" and len(args) == 2:
+        return await c.safety.moderation_remove(ctx, args[1])
+    if action == "list" and len(args) == 1:
+        return await c.safety.moderation_list(ctx)
+    if action == "log" and len(args) == 2 and args[1].lower() in ("here", "off"):
+        here = args[1].lower() == "here"
+        return await c.safety.moderation_log(ctx, ctx.channel_id if here else None,
+                                             "this chat")
+    if action == "text" and len(args) == 2:
+        return await c.safety.moderation_text(ctx, args[1])
+    return _usage("Usage: /moderation word <word> | regex <pattern> | remove <n> | list | "
+                  "log here|off | text on|off")
+
+
 RUN: dict[str, Run] = {
     "start": lambda c, ctx, a: c.start(ctx),
     "help": _help,
@@ -96,6 +152,10 @@ RUN: dict[str, Run] = {
     "remember": lambda c, ctx, a: c.memory.remember(ctx, " ".join(a)),
     "memories": lambda c, ctx, a: c.memory.memories(ctx),
     "forget_memory": lambda c, ctx, a: c.memory.forget_memory(ctx, _first(a)),
+    "access": _access,
+    "quota": _quota,
+    "usage": lambda c, ctx, a: c.safety.usage(ctx),
+    "moderation": _moderation,
 }
 
 

@@ -33,6 +33,7 @@ class PlatformLimits:
     writing: str = " …"  # after a streamed preview: more is coming
     stream: bool = True  # show previews while the model writes
     typing_every_s: float = 4.0  # how long one "typing…" indication lasts
+    unping: bool = False  # `@name` in a reply would notify someone (Telegram): neutralise it
 
 
 class Outbox(Protocol):

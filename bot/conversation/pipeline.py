@@ -49,6 +49,9 @@ class Turn:
     generation: Generation | None = None
     live: LivePreview | None = None
     redraws: list[str] = field(default_factory=list)  # "model:why" of each looping reply
+    avoid: tuple[str, ...] = ()  # members not to draw (over their spend cap)
+    screen: Callable[[str], bool] | None = None  # True: this text must not be previewed
+    ask_admin: Callable[[], Awaitable[bool]] | None = None  # the adapter's "an admin here?"
     outcome: Outcome | None = None
 
     def end(self, kind: OutcomeKind, text: str = "", reason: str = "") -> None:

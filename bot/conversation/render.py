@@ -17,6 +17,7 @@ from typing import TypeVar
 
 from .outbox import Outbox, PlatformLimits, RetryLater, SendError
 from .pacing import Pacer
+from .safety.hygiene import unping, without_secrets
 from .text import split_message
 
 log = logging.getLogger(__name__)
@@ -56,9 +57,16 @@ def split(text: str, limits: PlatformLimits) -> tuple[str, ...]:
         room = room * 3 // 4
 
 
+def sendable(text: str, limits: PlatformLimits) -> str:
+    """The last check before anything is sent: no token or API key, and no `@name` that
+    would ping on a platform without `allowed_mentions`."""
+    text = without_secrets(text)
+    return unping(text) if limits.unping else text
+
+
 def plan(text: str, limits: PlatformLimits, *, reply_to: str | None = None,
          controls: bool = False, edit: Sequence[str] = ()) -> RenderPlan:
-    return RenderPlan(split(text, limits), reply_to, controls, tuple(edit))
+    return RenderPlan(split(sendable(text, limits), limits), reply_to, controls, tuple(edit))
 
 
 async def patiently(call: Callable[[], Awaitable[T]], tries: int = TRIES) -> T:
@@ -137,7 +145,7 @@ class LivePreview:
             self._task = asyncio.create_task(self._pump())
 
     def _preview(self) -> str:
-        text = self._text.strip()
+        text = sendable(self._text, self.limits).strip()
         if not text:
             return ""
         marker = self.limits.writing

@@ -21,10 +21,12 @@ from ..storage.events import Events
 from ..storage.feedback import FeedbackKind, Replies, delivery, replacing
 from ..storage.library import Library
 from ..storage.memory import Memories
+from ..storage.safety import SafetyStore
 from ..storage.store import AlsoWrite
 from .inbound import InboundEvent
 from .learning import Learning
 from .memory import ChannelMemory
+from .safety.options import SafetyOptions
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,7 @@ class ServiceOptions:
     rate_limit_exempt: tuple[str, ...] = ("console",)  # platforms without a limit
     facts_budget: int = 200  # tokens of pinned facts in a prompt (the answering model's)
     learned_rewards: RewardWeights = field(default_factory=RewardWeights)  # `learned` mode
+    safety: SafetyOptions = field(default_factory=SafetyOptions)  # budgets, moderation
 
 
 class ChatService:
@@ -54,6 +57,7 @@ class ChatService:
         self.events = Events(store)
         self.memory = ChannelMemory(Memories(store), engine, options.facts_budget)
         self.learning = Learning(store, engine, options.learned_rewards)
+        self.safety = SafetyStore(store)
 
     async def blend_for_reply(self, channel: ChannelState) -> BlendSettings:
         """The channel's blend with what `learned` needs: its community's evidence."""

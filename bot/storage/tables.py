@@ -367,3 +367,67 @@ class LearnedArm(Base):
     wins: Mapped[float] = mapped_column(Float, default=0.0)
     losses: Mapped[float] = mapped_column(Float, default=0.0)
     step: Mapped[int] = mapped_column(Integer, default=0)  # the community's replies so far
+
+
+class AccessRule(Base):
+    """Who may talk to the bot: an allow or deny entry for a user or (Discord) a role, for a
+    whole community (`channel_id` None) or one channel of it."""
+
+    __tablename__ = "access_rules"
+    __table_args__ = (UniqueConstraint("community_id", "channel_id", "effect", "kind",
+                                       "subject"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True)
+    channel_id: Mapped[int | None] = mapped_column(
+        ForeignKey("channels.id", ondelete="CASCADE"), default=None)
+    effect: Mapped[str] = mapped_column(String(8))  # allow | deny
+    kind: Mapped[str] = mapped_column(String(8))  # user | role
+    subject: Mapped[str] = mapped_column(String(64))  # the platform's user or role id
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ModerationRule(Base):
+    """A community's built-in moderation entry: a word (whole word, any case) or a regex."""
+
+    __tablename__ = "moderation_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))  # word | regex
+    pattern: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SafetySettings(Base):
+    """A community's admin-set safety settings: the mod-log and its daily token budgets
+    (None: the config's default)."""
+
+    __tablename__ = "safety_settings"
+
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    modlog_channel: Mapped[str | None] = mapped_column(String(64), default=None)
+    modlog_text: Mapped[bool] = mapped_column(Boolean, default=False)  # quote the text
+    user_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    community_tokens: Mapped[int | None] = mapped_column(Integer, default=None)
+    role_tokens: Mapped[dict[str, int] | None] = mapped_column(JSON, default=None)
+
+
+class TokenUsage(Base):
+    """Tokens one user's turns cost one model in one community on one UTC day, and their
+    price by the model's `price_*_per_1k`."""
+
+    __tablename__ = "token_usage"
+
+    day: Mapped[int] = mapped_column(Integer, primary_key=True)  # date.toordinal(), UTC
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    model_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost: Mapped[float] = mapped_column(Float, default=0.0)

@@ -353,6 +353,15 @@ class FakeDiscord:
                 resolved.setdefault("channels", {})[v[1]] = {
                     "id": v[1], "type": 0, "name": "general", "guild_id": self.guild_id,
                     "permissions": str(EVERYTHING), "parent_id": None}
+            elif isinstance(v, tuple) and v[0] == "user":  # a member picked by the user
+                opts.append({"name": k, "type": 6, "value": v[1]})
+                payload = self.member_payload(v[1])
+                resolved.setdefault("users", {})[v[1]] = payload["user"]
+                resolved.setdefault("members", {})[v[1]] = {
+                    **{key: val for key, val in payload.items() if key != "user"},
+                    "permissions": "0"}
+            elif isinstance(v, bool):
+                opts.append({"name": k, "type": 5, "value": v})
             elif isinstance(v, int):
                 opts.append({"name": k, "type": 4, "value": v})
             else:

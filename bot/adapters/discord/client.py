@@ -13,7 +13,7 @@ from discord.ext import commands as ext
 
 from ...conversation import Conversations, InboundEvent
 from .output import NO_MENTIONS, PLATFORM, ChannelOutbox, RegenerateView
-from .slash import build, event_of
+from .slash import build, event_of, roles_of
 
 log = logging.getLogger(__name__)
 FEEDBACK = {"👍": "up", "👎": "down"}
@@ -71,6 +71,7 @@ class BlendBot(ext.AutoShardedBot):
             self.tree.add_command(command)
         self.add_view(self.regenerate_view)
         self.core.register_report_sink(PLATFORM, self.send_report)
+        self.core.register_modlog_sink(PLATFORM, self.post_line)
         guild = discord.Object(self.dev_guild) if self.dev_guild else None
         if guild is not None:
             self.tree.copy_global_to(guild=guild)
@@ -108,8 +109,13 @@ class BlendBot(ext.AutoShardedBot):
             if isinstance(resolved, discord.Message) else None,
             reply_to_author=resolved.author.display_name
             if isinstance(resolved, discord.Message) and not resolved.author.bot else None,
+            reply_to_user_id=str(resolved.author.id)
+            if isinstance(resolved, discord.Message) else None,
             mentions_bot=me is not None and me in message.mentions,
-            is_dm=guild is None, attachments=len(message.attachments))
+            is_dm=guild is None, attachments=len(message.attachments),
+            is_admin=guild is None or (isinstance(author, discord.Member)
+                                       and author.guild_permissions.manage_guild),
+            role_ids=roles_of(author))
 
     def text_of(self, message: discord.Message) -> str:
         """The message with the bot's own mention removed and other mentions as names."""
@@ -125,6 +131,12 @@ class BlendBot(ext.AutoShardedBot):
             return
         await self.core.handle(self.inbound(message),
                                ChannelOutbox(message.channel, self.regenerate_view))
+
+    async def post_line(self, channel_id: str, text: str) -> None:
+        """A mod-log line, in the channel the admins chose (pinging no one)."""
+        channel: Any = (self.get_channel(int(channel_id))
+                        or await self.fetch_channel(int(channel_id)))
+        await channel.send(text[:2000], allowed_mentions=NO_MENTIONS)
 
     async def send_report(self, channel_id: str, text: str, png: bytes | None) -> None:
         """A weekly report: an embed with the chart as its image."""

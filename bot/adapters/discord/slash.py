@@ -1,5 +1,5 @@
 """Slash commands: `/blend …`, `/persona …`, `/reset`, `/stats`, `/remember`, `/memories`,
-`/forget_memory` → the command layer."""
+`/forget_memory`, `/access …`, `/quota …`, `/usage`, `/moderation …` → the command layer."""
 
 from __future__ import annotations
 
@@ -26,7 +26,15 @@ def event_of(interaction: discord.Interaction) -> InboundEvent:
         channel_id=str(interaction.channel_id),
         channel_name=getattr(channel, "name", None) or f"DM with {user.display_name}",
         user_id=str(user.id), user_name=user.display_name,
-        is_admin=guild is None or interaction.permissions.manage_guild, is_dm=guild is None)
+        is_admin=guild is None or interaction.permissions.manage_guild, is_dm=guild is None,
+        role_ids=roles_of(user))
+
+
+def roles_of(user: object) -> tuple[str, ...]:
+    """A server member's role ids (not @everyone); none outside a server."""
+    if not isinstance(user, discord.Member):
+        return ()
+    return tuple(str(r.id) for r in user.roles if not r.is_default())
 
 
 Handler = Callable[[InboundEvent], Awaitable[CommandResult]]
@@ -157,4 +165,89 @@ def build(core: Conversations) -> list[app_commands.Command | app_commands.Group
     async def forget_memory(interaction: discord.Interaction, n: int) -> None:
         await answer(interaction, core, lambda ctx: memory.forget_memory(ctx, str(n)))
 
-    return [blend, persona, report, reset, stats, remember, memories, forget_memory]
+    safety = commands.safety
+    access = app_commands.Group(name="access", description="Who may talk to the bot here",
+                                default_permissions=ADMIN)
+
+    def target(user: discord.User | None, role: discord.Role | None) -> tuple[str, str]:
+        return ("role", str(role.id)) if role is not None else (
+            "user", str(user.id) if user is not None else "")
+
+    for effect, about in (("allow", "Allow a user or role (then only those allowed talk)"),
+                          ("deny", "Ignore a user or the members of a role")):
+        def add(effect: str = effect, about: str = about) -> None:
+            @access.command(name=effect, description=about)
+            @app_commands.describe(here="only in this channel (else the whole server)")
+            async def rule(interaction: discord.Interaction, user: discord.User | None = None,
+                           role: discord.Role | None = None, here: bool = False) -> None:
+                kind, subject = target(user, role)
+                await answer(interaction, core,
+                             lambda ctx: safety.access(ctx, effect, kind, subject, here))
+        add()
+
+    @access.command(name="remove", description="Take a user or role off the lists")
+    async def access_remove(interaction: discord.Interaction, user: discord.User | None = None,
+                            role: discord.Role | None = None, here: bool = False) -> None:
+        kind, subject = target(user, role)
+        await answer(interaction, core,
+                     lambda ctx: safety.access_remove(ctx, kind, subject, here))
+
+    @access.command(name="list", description="The allow and deny lists here")
+    async def access_list(interaction: discord.Interaction) -> None:
+        await answer(interaction, core, safety.access_list, private=True)
+
+    quota = app_commands.Group(name="quota", description="Daily token budgets",
+                               default_permissions=ADMIN)
+
+    @quota.command(name="user", description="Each member's tokens a day (e.g. 20k, or off)")
+    async def quota_user(interaction: discord.Interaction, tokens: str) -> None:
+        await answer(interaction, core, lambda ctx: safety.quota(ctx, "user", tokens))
+
+    @quota.command(name="community", description="The server's tokens a day (or off)")
+    async def quota_community(interaction: discord.Interaction, tokens: str) -> None:
+        await answer(interaction, core, lambda ctx: safety.quota(ctx, "community", tokens))
+
+    @quota.command(name="role", description="Each member of a role: tokens a day (or off)")
+    async def quota_role(interaction: discord.Interaction, role: discord.Role,
+                         tokens: str) -> None:
+        await answer(interaction, core,
+                     lambda ctx: safety.quota(ctx, "role", tokens, role=str(role.id)))
+
+    @app_commands.command(name="usage", description="Your tokens today (admins: the server's)")
+    async def usage(interaction: discord.Interaction) -> None:
+        await answer(interaction, core, safety.usage, private=True)
+
+    moderation = app_commands.Group(name="moderation", description="What I refuse here",
+                                    default_permissions=ADMIN)
+
+    @moderation.command(name="word", description="Refuse messages and replies with a word")
+    async def moderation_word(interaction: discord.Interaction, word: str) -> None:
+        await answer(interaction, core, lambda ctx: safety.moderation_add(ctx, "word", word))
+
+    @moderation.command(name="regex", description="Refuse messages and replies matching a regex")
+    async def moderation_regex(interaction: discord.Interaction, pattern: str) -> None:
+        await answer(interaction, core,
+                     lambda ctx: safety.moderation_add(ctx, "regex", pattern))
+
+    @moderation.command(name="remove", description="Remove entry n of /moderation list")
+    async def moderation_remove(interaction: discord.Interaction, n: int) -> None:
+        await answer(interaction, core, lambda ctx: safety.moderation_remove(ctx, str(n)))
+
+    @moderation.command(name="list", description="The words, regexes and mod-log here")
+    async def moderation_list(interaction: discord.Interaction) -> None:
+        await answer(interaction, core, safety.moderation_list, private=True)
+
+    @moderation.command(name="log", description="Where moderation events are logged "
+                        "(no channel: off)")
+    async def moderation_log(interaction: discord.Interaction,
+                             channel: discord.TextChannel | None = None) -> None:
+        await answer(interaction, core, lambda ctx: safety.moderation_log(
+            ctx, str(channel.id) if channel else None, f"#{channel.name}" if channel else ""))
+
+    @moderation.command(name="text", description="Quote the text in the mod-log")
+    @app_commands.choices(state=ON_OFF)
+    async def moderation_text(interaction: discord.Interaction, state: str) -> None:
+        await answer(interaction, core, lambda ctx: safety.moderation_text(ctx, state))
+
+    return [blend, persona, report, reset, stats, remember, memories, forget_memory,
+            access, quota, usage, moderation]

@@ -16,7 +16,7 @@ from ...config import ConfigError, Settings, telegram_webhook_secret
 from ...conversation import MENU, Conversations
 from ...logs import quiet_secret_loggers
 from .handlers import Handlers
-from .outbox import TelegramOptions, send_report
+from .outbox import TelegramOptions, post_line, send_report
 
 log = logging.getLogger(__name__)
 UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -36,6 +36,7 @@ def build_application(core: Conversations, settings: Settings,
                    .request(request).build())
     handlers, bot = Handlers(core, options), application.bot
     core.register_report_sink("telegram", lambda *report: send_report(bot, *report))
+    core.register_modlog_sink("telegram", lambda *line: post_line(bot, *line))
     scope = filters.ChatType.PRIVATE | filters.ChatType.GROUPS
     application.add_handler(ext.CommandHandler(
         [name for name, _ in MENU], handlers.on_command, scope & filters.UpdateType.MESSAGE))

@@ -29,7 +29,8 @@ class Handlers:
         if message is None or user is None or user.is_bot:
             return
         outbox = ChatOutbox(context.bot, place_of(message), self.options)
-        await self.core.handle(event_of(message, user, context.bot.bot), outbox)
+        await self.core.handle(event_of(message, user, context.bot.bot), outbox,
+                               lambda: self.is_admin(context.bot, message, user))
 
     async def on_command(self, update: Update, context: Context) -> None:
         message, user = update.message, update.effective_user

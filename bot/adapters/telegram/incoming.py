@@ -59,6 +59,7 @@ def event_of(message: Message, user: User, bot: User | None = None, *,
         reply_to_text=(replied.text or replied.caption or None) if replied else None,
         reply_to_author=replied.from_user.full_name if replied and replied.from_user
         and not replied.from_user.is_bot else None,
+        reply_to_user_id=str(replied.from_user.id) if replied and replied.from_user else None,
         mentions_bot=bot is not None and mentions(message, bot),
         attachments=int(bool(message.effective_attachment)))
 

@@ -19,7 +19,7 @@ from telegram.constants import ChatAction, MessageLimit
 from telegram.error import BadRequest, RetryAfter, TelegramError
 from telegram.warnings import PTBDeprecationWarning
 
-from ...conversation import Budget, PlatformLimits, RetryLater, SendError
+from ...conversation import Budget, PlatformLimits, RetryLater, SendError, unping
 from .incoming import Place, message_key
 from .markdown import to_entities, units
 
@@ -49,7 +49,8 @@ class TelegramOptions:
         return PlatformLimits(
             max_chars=LIMIT, count=units, footer="— {model}",
             edit_interval_s=self.private if place.private else self.group,
-            budgets=(Budget("telegram:bot", self.bot_per_second, 1.0), chat))
+            budgets=(Budget("telegram:bot", self.bot_per_second, 1.0), chat),
+            unping=True)  # Telegram has no allowed_mentions: `@name` is neutralised
 
 
 def keyboard() -> Keyboard:
@@ -175,3 +176,11 @@ async def send_report(bot: Bot, channel_id: str, text: str, png: bytes | None) -
     else:
         await bot.send_message(int(chat), text[:4096], message_thread_id=topic)
 
+
+
+async def post_line(bot: Bot, channel_id: str, text: str) -> None:
+    """A mod-log line, plain text, in the chat (or topic) the admins chose; no `@name` in
+    it can ping."""
+    chat, _, thread = channel_id.partition(":")
+    await bot.send_message(int(chat), unping(text)[:4096],
+                           message_thread_id=int(thread) if thread else None)

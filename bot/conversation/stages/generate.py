@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from engines import BlendedEngine, BlendError, BusyError, Generation, ModelError
 from engines.gate import BUSY_MESSAGE
@@ -14,6 +15,7 @@ from engines.redact import redact
 
 from ..outbox import Outbox
 from ..pipeline import Next, Turn
+from ..safety.hygiene import strip_reasoning, visible_so_far
 from .respond import APOLOGY
 
 log = logging.getLogger(__name__)
@@ -25,16 +27,23 @@ class Generate:
 
     async def __call__(self, turn: Turn, rest: Next) -> None:
         assert turn.request is not None
-        text = ""
+        text, preview = "", turn.live
         try:
             async with typing(turn.outbox):
                 async for item in self.engine.stream(turn.request):
-                    if isinstance(item, Generation):
-                        turn.generation = item
+                    if isinstance(item, Generation):  # reasoning never goes further
+                        turn.generation = replace(item, text=strip_reasoning(item.text),
+                                                  candidates=tuple(
+                                                      replace(c, text=strip_reasoning(c.text))
+                                                      for c in item.candidates))
                     else:
                         text += item
-                        if turn.live is not None:
-                            turn.live.feed(text)
+                        if preview is not None:
+                            shown = visible_so_far(text)
+                            if turn.screen is not None and turn.screen(shown):
+                                preview = None  # held back until moderation has judged it
+                            elif shown.strip():
+                                preview.feed(shown)
         except Exception as exc:
             return turn.end("error", failure(exc), reason="model")
         finally:

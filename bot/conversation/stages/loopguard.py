@@ -6,11 +6,10 @@ are logged and stored with the reply."""
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
-
 from ..pipeline import Next, Turn
 from ..quality.repeats import RECENT, is_loop, repeats
 from .generate import Generate
+from .redraw import draw_again
 
 log = logging.getLogger(__name__)
 REDRAWS = 2
@@ -34,23 +33,15 @@ class LoopGuard:
             model = turn.generation.model_id
             log.info("reply for %s by %s is a %s; drawing again", turn.key, model, why)
             turn.redraws.append(f"{model}:{why}")
-            single = first.blend.mode == "single"
-            avoid = () if single else tuple(dict.fromkeys(g.model_id for g in written))
-            turn.request = replace(first, avoid=avoid)  # a fresh seed: params.seed is unset
-            turn.generation = None
-            await self.generate(turn, _wrote)
-            if turn.generation is None or turn.outcome is not None:
-                # the redraw failed: the turn goes on with what was written
-                turn.outcome, turn.generation = None, written[-1]
+            again = await draw_again(self.generate, turn, first,
+                                     [g.model_id for g in written])
+            if again is None:  # the redraw failed: the turn goes on with what was written
+                turn.generation = written[-1]
                 break
-            assert turn.generation is not None
-            written.append(turn.generation)
+            turn.generation = again
+            written.append(again)
         turn.request = first
         await rest(turn)
-
-
-async def _wrote(turn: Turn) -> None:
-    """The rest of a redraw: nothing (the loop above looks at what was written)."""
 
 
 def _closeness(text: str, recent: list[str]) -> float:

@@ -33,7 +33,8 @@ class Prompt:
             books = [stored.book] if stored else []
         conversation = build_conversation(
             choice.card, [_chat(m) for m in turn.history], options.global_system, books)
-        turn.request = ReplyRequest(turn.key, conversation, blend, options.sampling)
+        turn.request = ReplyRequest(turn.key, conversation, blend, options.sampling,
+                                    avoid=turn.avoid)
         await rest(turn)
 
 
