@@ -80,8 +80,8 @@ class Conversations:
         safety, moderator = service.safety, Moderator(service.safety, options.safety,
                                                       self.modlog)
         quota = Quota(service, safety, options.safety)
-        reply = (prompt, memory, generate, LoopGuard(generate), PostProcess(),
-                 OutputModeration(moderator, generate), StoreReply(service))
+        reply = (prompt, memory, generate, LoopGuard(generate),
+                 OutputModeration(moderator, generate), PostProcess(), StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(self.pending),
             Access(safety, self.modlog),

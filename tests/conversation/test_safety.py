@@ -40,8 +40,10 @@ def make(store: Store, models: list[Any], **safety: Any) -> Conversations:
     return core_for(store, models, rate_limit=1000, safety=SafetyOptions(**safety))
 
 
-async def say(core: Conversations, text: str, user: str = "Alice", **fields: Any) -> Any:
-    return await core.handle(event(text, user, **fields), MemoryOutbox())
+async def say(core: Conversations, text: str, user: str = "Alice", uid: str | None = None,
+              **fields: Any) -> Any:
+    said = event(text, user, **fields)
+    return await core.handle(replace(said, user_id=uid) if uid else said, MemoryOutbox())
 
 
 async def command(core: Conversations, line: str, who: InboundEvent = ADMIN) -> Any:
@@ -106,11 +108,11 @@ async def test_a_denied_role_is_ignored_and_a_channel_rule_stays_in_its_channel(
     assert (denied.kind, denied.reason, again.kind) == ("notice", "denied", "ignored")
     assert (await say(core, "hi", user="Bob", role_ids=("78",))).kind == "reply"
     here = replace(ADMIN, channel_id="c2")
-    await core.commands.safety.access(here, "deny", "user", "bob", here=True)
-    assert (await say(core, "in c2", user="Bob", channel="c2")).reason == "denied"
-    assert (await say(core, "in c1", user="Bob")).kind == "reply"
+    assert (await core.commands.safety.access(here, "deny", "user", "42", here=True)).ok
+    assert (await say(core, "in c2", user="Bob", uid="42", channel="c2")).reason == "denied"
+    assert (await say(core, "in c1", user="Bob", uid="42")).kind == "reply"
     listed = (await command(core, "access list", here)).text
-    assert "deny role 77" in listed and "deny user bob (this channel)" in listed
+    assert "deny role 77" in listed and "deny user 42 (this channel)" in listed
     assert (await command(core, "access remove role 77")).text.startswith("Removed")
     assert (await say(core, "back", role_ids=("77",))).kind == "reply"
 

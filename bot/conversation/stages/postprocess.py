@@ -1,10 +1,12 @@
-"""Post-process: what the model wrote, made fit to send (no empty reply)."""
+"""Post-process: what the model wrote, made fit to send and to store (no empty reply, no
+token or API key; reasoning blocks went when it was written, in `Generate`)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
 from ..pipeline import Next, Turn
+from ..safety.hygiene import without_secrets
 
 EMPTY_REPLY = "…"
 
@@ -12,7 +14,7 @@ EMPTY_REPLY = "…"
 class PostProcess:
     async def __call__(self, turn: Turn, rest: Next) -> None:
         assert turn.generation is not None
-        text = turn.generation.text.strip() or EMPTY_REPLY
+        text = without_secrets(turn.generation.text).strip() or EMPTY_REPLY
         if text != turn.generation.text:
             turn.generation = replace(turn.generation, text=text)
         await rest(turn)
