@@ -25,8 +25,8 @@ from .pacing import Pacer
 from .pending import PendingMessages
 from .pipeline import Outcome, Pipeline, Turn
 from .render import deliver, plan
-from .service import ChatService
 from .safety.modlog import ModLog, PostLine
+from .service import ChatService
 from .stages.access import Access
 from .stages.addressed import Addressed
 from .stages.generate import Generate

@@ -81,12 +81,12 @@ class SafetyStore:
     async def rules(self, community_id: int) -> tuple[Rule, ...]:
         cached = self._cached(("rules", community_id))
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
         async with self.store.session() as s:
             rows = (await s.scalars(select(AccessRule)
                                     .where(AccessRule.community_id == community_id)
                                     .order_by(AccessRule.id))).all()
-        return self._keep(("rules", community_id), tuple(  # type: ignore[no-any-return]
+        return self._keep(("rules", community_id), tuple(
             Rule(r.effect, r.kind, r.subject, r.channel_id) for r in rows))
 
     async def add_rule(self, community_id: int, rule: Rule) -> bool:
@@ -127,12 +127,12 @@ class SafetyStore:
     async def patterns(self, community_id: int) -> tuple[Pattern, ...]:
         cached = self._cached(("patterns", community_id))
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
         async with self.store.session() as s:
             rows = (await s.scalars(select(ModerationRule)
                                     .where(ModerationRule.community_id == community_id)
                                     .order_by(ModerationRule.id))).all()
-        return self._keep(("patterns", community_id),  # type: ignore[no-any-return]
+        return self._keep(("patterns", community_id),
                           tuple(Pattern(r.id, r.kind, r.pattern) for r in rows))
 
     async def add_pattern(self, community_id: int, kind: str, pattern: str) -> bool:
@@ -158,13 +158,13 @@ class SafetyStore:
     async def settings(self, community_id: int) -> Safety:
         cached = self._cached(("settings", community_id))
         if cached is not None:
-            return cached  # type: ignore[no-any-return]
+            return cached
         async with self.store.session() as s:
             row = await s.get(SafetySettings, community_id)
         found = Safety() if row is None else Safety(
             row.modlog_channel, bool(row.modlog_text), row.user_tokens, row.community_tokens,
             {str(k): int(v) for k, v in (row.role_tokens or {}).items()})
-        return self._keep(("settings", community_id), found)  # type: ignore[no-any-return]
+        return self._keep(("settings", community_id), found)
 
     async def update(self, community_id: int, **values: Any) -> Safety:
         """Set `modlog_channel`, `modlog_text`, `user_tokens`, `community_tokens` or

@@ -11,16 +11,18 @@ from typing import Any
 
 from bot.conversation.stages.access import DENIED
 from bot.conversation.stages.moderation import INPUT_REFUSED, OUTPUT_REFUSED
+from tests.adapters import test_scenarios
 from tests.adapters.telegram.helpers import ALICE, BOB, GROUP
-from tests.adapters.test_scenarios import (  # noqa: F401  (`side` is the fixture)
+from tests.adapters.test_scenarios import (
     DiscordSide,
     Side,
     Starter,
     TelegramSide,
     conversation,
-    side,
 )
 from tests.stubs import ScriptedModel, StubModel
+
+side = test_scenarios.side  # the two-platform fixture: each test runs on Discord and Telegram
 
 
 async def eventually(check: Callable[[], Any], within: float = 15.0) -> Any:

@@ -6,6 +6,7 @@ are logged and stored with the reply."""
 from __future__ import annotations
 
 import logging
+
 from ..pipeline import Next, Turn
 from ..quality.repeats import RECENT, is_loop, repeats
 from .generate import Generate

@@ -13,8 +13,8 @@ from typing import Literal
 from ...storage.safety import Pattern, SafetyStore
 from ..inbound import InboundEvent
 from ..pipeline import Next, Turn
-from ..safety.modlog import ModLog
 from ..safety.moderation import EndpointCheck, EndpointDown, Flag, matching
+from ..safety.modlog import ModLog
 from ..safety.options import SafetyOptions
 from .generate import Generate
 from .redraw import draw_again
