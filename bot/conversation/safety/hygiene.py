@@ -30,6 +30,8 @@ _secrets: set[str] = set()
 def strip_reasoning(text: str) -> str:
     """`text` without reasoning blocks; a block left open runs to the end, and a closing tag
     with no opening (the template opened it in the prompt) ends one that began the text."""
+    if "<" not in text:  # the common case, checked on every streamed piece
+        return text
     text = _BLOCK.sub("", text)
     close = _CLOSE.search(text)
     if close is not None and _OPEN.search(text, 0, close.start()) is None:
@@ -45,7 +47,7 @@ def visible_so_far(text: str) -> str:
     """What a streaming preview may show of a reply being written: no reasoning block, not
     even a partial one or half of its opening tag."""
     shown = strip_reasoning(text)
-    return _PARTIAL_TAG.sub("", shown)
+    return _PARTIAL_TAG.sub("", shown) if "<" in shown[-40:] else shown
 
 
 def register_secrets(values: Iterable[str]) -> None:
