@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from engines import BlendedEngine, SamplingParams
 from engines.gate import FairGate
@@ -16,7 +16,6 @@ from .analytics.learned import RewardWeights
 from .config import ConfigError, Settings
 from .conversation import Conversations
 from .conversation.safety import ModerationEndpoint, Price, SafetyOptions
-from .conversation.safety.hygiene import register_secrets
 from .conversation.service import ChatService, ServiceOptions
 from .database import store_for
 from .ops.metrics import Metrics
@@ -106,10 +105,11 @@ def assemble(settings: Settings, store: Store, engine: BlendedEngine,
              options: ServiceOptions) -> App:
     """The core over an open store and an engine (tests build theirs the same way), with
     this process's metrics."""
-    register_secrets(settings.secret_values)  # never sent, whatever a model writes
     metrics = Metrics()
     engine.observer = metrics
     metrics.watch(engine)
+    if not options.secrets:  # this process's tokens and keys are never sent
+        options = replace(options, secrets=tuple(settings.secret_values))
     service = ChatService(store, engine, options)
     reports = ReportService(store, on_run=metrics.report_ran)
     shared = SharedWindows.from_url(settings.redis_url) if settings.redis_url else None

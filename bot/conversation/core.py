@@ -81,7 +81,8 @@ class Conversations:
                                                       self.modlog)
         quota = Quota(service, safety, options.safety)
         reply = (prompt, memory, generate, LoopGuard(generate),
-                 OutputModeration(moderator, generate), PostProcess(), StoreReply(service))
+                 OutputModeration(moderator, generate), PostProcess(service.secrets),
+                 StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(self.pending),
             Access(safety, self.modlog),

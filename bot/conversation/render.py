@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from .outbox import Outbox, PlatformLimits, RetryLater, SendError
 from .pacing import Pacer
-from .safety.hygiene import unping, without_secrets
+from .safety.hygiene import unping
 from .text import split_message
 
 log = logging.getLogger(__name__)
@@ -58,9 +58,7 @@ def split(text: str, limits: PlatformLimits) -> tuple[str, ...]:
 
 
 def sendable(text: str, limits: PlatformLimits) -> str:
-    """The last check before anything is sent: no token or API key, and no `@name` that
-    would ping on a platform without `allowed_mentions`."""
-    text = without_secrets(text)
+    """No `@name` that would ping on a platform without `allowed_mentions`."""
     return unping(text) if limits.unping else text
 
 
@@ -119,8 +117,10 @@ class LivePreview:
     per `edit_interval_s` (later when the budgets are tight or the platform asks to
     wait). `finish` stops it and says which message shows the preview."""
 
-    def __init__(self, outbox: Outbox, pacer: Pacer, reply_to: str | None) -> None:
+    def __init__(self, outbox: Outbox, pacer: Pacer, reply_to: str | None,
+                 clean: Callable[[str], str] = str) -> None:
         self.outbox = outbox
+        self.clean = clean  # the last check of what a model wrote (no secrets)
         self.limits = outbox.limits
         self.pacer = pacer
         self.reply_to = reply_to
@@ -145,7 +145,7 @@ class LivePreview:
             self._task = asyncio.create_task(self._pump())
 
     def _preview(self) -> str:
-        text = sendable(self._text, self.limits).strip()
+        text = sendable(self.clean(self._text), self.limits).strip()
         if not text:
             return ""
         marker = self.limits.writing

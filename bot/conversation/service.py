@@ -26,6 +26,7 @@ from ..storage.store import AlsoWrite
 from .inbound import InboundEvent
 from .learning import Learning
 from .memory import ChannelMemory
+from .safety.hygiene import Secrets
 from .safety.options import SafetyOptions
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class ServiceOptions:
     facts_budget: int = 200  # tokens of pinned facts in a prompt (the answering model's)
     learned_rewards: RewardWeights = field(default_factory=RewardWeights)  # `learned` mode
     safety: SafetyOptions = field(default_factory=SafetyOptions)  # budgets, moderation
+    secrets: tuple[str, ...] = field(default=(), repr=False)  # never sent, whatever is written
 
 
 class ChatService:
@@ -58,6 +60,7 @@ class ChatService:
         self.memory = ChannelMemory(Memories(store), engine, options.facts_budget)
         self.learning = Learning(store, engine, options.learned_rewards)
         self.safety = SafetyStore(store)
+        self.secrets = Secrets(options.secrets)
 
     async def blend_for_reply(self, channel: ChannelState) -> BlendSettings:
         """The channel's blend with what `learned` needs: its community's evidence."""

@@ -19,11 +19,10 @@ from bot.conversation.safety import ModerationEndpoint, Price, SafetyOptions
 from bot.conversation.safety.access import allowed
 from bot.conversation.safety.hygiene import (
     REDACTED,
-    register_secrets,
+    Secrets,
     strip_reasoning,
     unping,
     visible_so_far,
-    without_secrets,
 )
 from bot.conversation.safety.moderation import PatternError, compile_pattern, matching
 from bot.conversation.safety_commands import parse_tokens
@@ -78,11 +77,24 @@ def test_mentions_are_neutralised_but_addresses_are_not() -> None:
 
 
 def test_secrets_and_token_shapes_are_never_sent() -> None:
-    register_secrets(["hunter2-is-my-token"])
+    secrets = Secrets(["hunter2-is-my-token", "short"])
     discord_token = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GaBcDe." + "x" * 30
     telegram_token = "123456789:AA" + "b" * 33
     text = f"a hunter2-is-my-token b {discord_token} c {telegram_token} d sk-{'z' * 24}"
-    assert without_secrets(text) == f"a {REDACTED} b {REDACTED} c {REDACTED} d {REDACTED}"
+    assert secrets(text) == f"a {REDACTED} b {REDACTED} c {REDACTED} d {REDACTED}"
+    assert secrets("a short word") == "a short word" and "hunter2" not in repr(secrets)
+
+
+async def test_the_process_secrets_never_reach_the_chat_or_the_history(
+        store: Store) -> None:
+    key = "not-shaped-like-a-token-0123"
+    model = ScriptedModel("a", f"the key is {key} , see", delay=0.02)
+    core = core_for(store, [model], secrets=(key,))
+    outbox = MemoryOutbox()
+    reply = await core.handle(event("key?"), outbox)
+    assert reply.text == f"the key is {REDACTED} , see"
+    assert all(key not in text for _, _, text in outbox.calls)
+    assert key not in (await core.service.history("discord", "c1"))[-1].text
 
 
 # ---- access --------------------------------------------------------------------------------

@@ -24,9 +24,6 @@ _SHAPES = re.compile(
 _MENTION = re.compile(r"(?<![\w@])@(?=[A-Za-z][A-Za-z0-9_]{3,31}\b)")
 ZWJ = "\u200d"
 
-_secrets: set[str] = set()
-
-
 def strip_reasoning(text: str) -> str:
     """`text` without reasoning blocks; a block left open runs to the end, and a closing tag
     with no opening (the template opened it in the prompt) ends one that began the text."""
@@ -50,17 +47,23 @@ def visible_so_far(text: str) -> str:
     return _PARTIAL_TAG.sub("", shown) if "<" in shown[-40:] else shown
 
 
-def register_secrets(values: Iterable[str]) -> None:
-    """Values that must never be sent (the process's tokens and API keys)."""
-    _secrets.update(v.strip() for v in values if v and len(v.strip()) >= 8)
+class Secrets:
+    """The values that must never be sent (the process's tokens and API keys, given by the
+    composition root), and the shapes of credentials in general."""
 
+    def __init__(self, values: Iterable[str] = ()) -> None:
+        kept = {v.strip() for v in values if v and len(v.strip()) >= 8}
+        self._values = tuple(sorted(kept, key=len, reverse=True))
 
-def without_secrets(text: str) -> str:
-    """`text` with every registered secret and every token-shaped string replaced."""
-    for secret in sorted(_secrets, key=len, reverse=True):
-        if secret in text:
-            text = text.replace(secret, REDACTED)
-    return _SHAPES.sub(REDACTED, text)
+    def __repr__(self) -> str:
+        return f"Secrets({len(self._values)} values)"
+
+    def __call__(self, text: str) -> str:
+        """`text` with every secret and every token-shaped string replaced."""
+        for secret in self._values:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return _SHAPES.sub(REDACTED, text)
 
 
 def unping(text: str) -> str:

@@ -60,7 +60,7 @@ def matching(text: str, patterns: Sequence[Pattern]) -> Flag | None:
     """The first of `patterns` found in `text` (numbered as `/moderation list` shows them)."""
     for number, entry in enumerate(patterns, 1):
         try:
-            compiled = _compiled(entry.kind, entry.pattern)
+            compiled = compile_pattern(entry.kind, entry.pattern)  # regex caches them
             if compiled.search(text, timeout=MATCH_TIMEOUT_S) is not None:
                 return Flag(f"{entry.kind} #{number}")
         except PatternError:  # stored before the rules tightened: skipped
@@ -69,19 +69,6 @@ def matching(text: str, patterns: Sequence[Pattern]) -> Flag | None:
             log.warning("moderation: %s #%d took too long on a message; skipped",
                         entry.kind, number)
     return None
-
-
-_COMPILED: dict[tuple[str, str], regex.Pattern[str]] = {}
-
-
-def _compiled(kind: str, pattern: str) -> regex.Pattern[str]:
-    key = (kind, pattern)
-    found = _COMPILED.get(key)
-    if found is None:
-        if len(_COMPILED) > 10_000:
-            _COMPILED.clear()
-        found = _COMPILED[key] = compile_pattern(kind, pattern)
-    return found
 
 
 class EndpointCheck:

@@ -6,15 +6,18 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..pipeline import Next, Turn
-from ..safety.hygiene import without_secrets
+from ..safety.hygiene import Secrets
 
 EMPTY_REPLY = "…"
 
 
 class PostProcess:
+    def __init__(self, secrets: Secrets) -> None:
+        self.secrets = secrets
+
     async def __call__(self, turn: Turn, rest: Next) -> None:
         assert turn.generation is not None
-        text = without_secrets(turn.generation.text).strip() or EMPTY_REPLY
+        text = self.secrets(turn.generation.text).strip() or EMPTY_REPLY
         if text != turn.generation.text:
             turn.generation = replace(turn.generation, text=text)
         await rest(turn)

@@ -28,7 +28,7 @@ class Respond:
         event = turn.event
         quote = None if event.is_dm or turn.regenerate_of is not None else event.message_id
         if turn.regenerate_of is None:
-            turn.live = LivePreview(turn.outbox, self.pacer, quote)
+            turn.live = LivePreview(turn.outbox, self.pacer, quote, self.service.secrets)
         try:
             await rest(turn)
         except asyncio.CancelledError:
