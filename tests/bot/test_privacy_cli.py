@@ -1,0 +1,150 @@
+"""Issue 18's acceptance path for `forget`: a community imported through the CLI, one user
+forgotten; their text and id are gone from the export and from the database files, others'
+messages stay, reports still run. And bad `forget`/`community` arguments: one line, exit 2,
+nothing deleted."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.analytics import MessageEvent, format_events
+from bot.analytics.events import FeedbackEvent
+from bot.analytics.synthetic import SyntheticCommunity, generate
+from bot.cli import main
+from tests.clirun import blendbot
+
+SECRET = "u7 whispers the launch code tangerine-9431"  # only u7 wrote this
+REPLY = "the bot answers u7: tangerine acknowledged"  # the bot's reply to u7
+OTHER = "u8 talks about the weather in Lisbon"  # someone else's message in that channel
+
+
+def community_events() -> tuple[SyntheticCommunity, list]:
+    spec = SyntheticCommunity(users=30, zeta=0.5, seed=5, community="g-privacy")
+    events = generate(spec)
+    t = spec.start + timedelta(days=2, hours=10)
+
+    def msg(n: int, user: str, role: str, text: str, model: str | None = None
+            ) -> MessageEvent:
+        return MessageEvent(f"shared-{n}", t + timedelta(minutes=n), "discord", "g-privacy",
+                            "general", user, role, model, text)  # type: ignore[arg-type]
+
+    shared = [msg(1, "u7", "user", SECRET), msg(2, "blendbot", "bot", REPLY, "gemma3-270m"),
+              msg(3, "u8", "user", OTHER),
+              msg(4, "blendbot", "bot", "a reply to u8 about rain", "smollm2-135m"),
+              msg(5, "u7", "user", SECRET + " again")]
+    thumbs = [FeedbackEvent(t + timedelta(minutes=6), "discord", "g-privacy", "general", "u7",
+                            "shared-4", "up"),
+              FeedbackEvent(t + timedelta(minutes=6), "discord", "g-privacy", "general", "u8",
+                            "shared-2", "down")]
+    return spec, sorted([*events, *shared, *thumbs], key=lambda e: e.ts)
+
+
+def database_bytes(data_dir: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(data_dir.glob("blendbot.db*")))
+
+
+def test_forget_removes_a_user_from_export_and_from_the_database_files(tmp_path: Path) -> None:
+    spec, events = community_events()
+    path = tmp_path / "events.jsonl"
+    path.write_text("".join(format_events(events)), encoding="utf-8")
+    assert blendbot(tmp_path, "analytics", "import", str(path)).returncode == 0
+    before = database_bytes(tmp_path)
+    assert SECRET.encode() in before and b"discordu7" in before  # the check can fail
+
+    run = blendbot(tmp_path, "forget", "discord:u7", "--yes")
+    assert run.returncode == 0, run.stderr
+    assert "2 messages, 1 replies to them, 1 feedback" in run.stdout
+
+    export = blendbot(tmp_path, "analytics", "export")
+    assert export.returncode == 0, export.stderr
+    rows = [json.loads(line) for line in export.stdout.splitlines()]
+    assert not [r for r in rows if r["user"] == "u7" or "u7" in r.get("text", "")
+                or "tangerine" in r.get("text", "")]
+    texts = {r["text"] for r in rows if r["type"] == "message"}
+    assert OTHER in texts and "a reply to u8 about rain" in texts  # others' messages stay
+    kept = sum(1 for e in events if isinstance(e, MessageEvent) and e.user != "u7")
+    assert sum(1 for r in rows if r["type"] == "message") == kept - 1  # less the reply to u7
+
+    after = database_bytes(tmp_path)
+    assert b"tangerine" not in after and b"discordu7" not in after
+    assert OTHER.encode() in after
+
+    report = blendbot(tmp_path, "report", "g-privacy", "--since", spec.since.isoformat(),
+                      "--until", spec.until.isoformat(), "--json")
+    assert report.returncode == 0, report.stderr
+    out = json.loads(report.stdout.strip().splitlines()[-1])
+    assert out["users"] == spec.users + 1  # the 30 synthetic users and u8
+
+    again = blendbot(tmp_path, "forget", "discord:u7", "--yes")  # nothing left of them
+    assert again.returncode == 2 and again.stderr.count("\n") == 1
+
+
+BAD_FORGET: list[list[str]] = [
+    [], ["u7"], ["discord"], ["discord:"], [":u7"], ["slack:u7", "--yes"],
+    ["discord:nobody", "--yes"], ["telegram:u7", "--yes"], ["discord:u7"],
+    ["discord:u7", "--community", "nowhere", "--yes"],
+    ["discord:u7", "--community", "telegram:g-x", "--yes"],
+    ["discord:u7", "--community", "", "--yes"], ["discord:u7", "--community"],
+    ["discord:" + "9" * 65, "--yes"], ["discord:u\x00 7", "--yes"],
+    ["discord:\udcff\udcfe", "--yes"], ["discord:u7\n", "--yes"],
+    ["discord:u7", "--community", "g-x:" * 40, "--yes"], ["discord:u7", "--yes", "--bogus"],
+    ["discord:u8", "--community", "g-other", "--yes"],
+    ["DISCORD:u7", "--yes"], ["discord:%s", "--yes"], ["discord:' OR 1=1 --", "--yes"],
+    ["discord:u7", "--community", "\udcff", "--yes"], ["discord:u7", "-y"],
+]
+BAD_COMMUNITY: list[list[str]] = [
+    [], ["export"], ["delete"], ["export", "nowhere"], ["delete", "nowhere", "--yes"],
+    ["delete", "g-x"], ["delete", "telegram:g-x", "--yes"], ["export", ""],
+    ["export", "\udcff"], ["delete", "g-x\x00", "--yes"], ["purge", "g-x"],
+    ["export", "x" * 500], ["delete", "discord:", "--yes"], ["delete", ":", "--yes"],
+    ["export", "g-x", "--json"],
+]
+
+
+@pytest.fixture
+def small_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Two communities: u7 and u8 in g-x, u8 alone in g-other."""
+    events = [MessageEvent(f"m{n}", SyntheticCommunity().start + timedelta(minutes=n),
+                           "discord", community, "c", user, "user", None, f"hello {n}")
+              for n, (community, user) in enumerate([("g-x", "u7"), ("g-x", "u8"),
+                                                     ("g-other", "u9")])]
+    path = tmp_path / "e.jsonl"
+    path.write_text("".join(format_events(events)), encoding="utf-8")
+    for key in ("BLENDBOT_CONFIG", "BLENDBOT_DATABASE_URL"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("BLENDBOT_DATA_DIR", str(tmp_path))
+    assert main(["analytics", "import", str(path)]) == 0
+    return tmp_path
+
+
+def test_bad_forget_and_community_arguments_are_one_line_and_delete_nothing(
+        small_db: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    capsys.readouterr()
+    tried = 0
+    for command, cases in (("forget", BAD_FORGET), ("community", BAD_COMMUNITY)):
+        for args in cases:
+            tried += 1
+            try:
+                code = main([command, *args])
+            except SystemExit as exc:  # argparse: usage errors
+                code = exc.code  # type: ignore[assignment]
+            out, err = capsys.readouterr()
+            assert code == 2, (args, code, out, err)
+            assert "Traceback" not in err and err.count("\n") == 1, (args, err)
+    assert tried == len(BAD_FORGET) + len(BAD_COMMUNITY) >= 40
+    assert main(["analytics", "export"]) == 0
+    assert len(capsys.readouterr().out.splitlines()) == 3  # nothing was deleted
+
+    assert main(["community", "export", "g-x"]) == 0
+    assert [json.loads(line)["user"] for line in capsys.readouterr().out.splitlines()] == [
+        "u7", "u8"]
+    assert main(["forget", "discord:u7", "--community", "g-x", "--yes"]) == 0
+    assert main(["community", "delete", "g-other", "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["analytics", "export"]) == 0
+    assert [json.loads(line)["user"] for line in capsys.readouterr().out.splitlines()] == [
+        "u8"]
