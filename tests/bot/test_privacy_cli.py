@@ -15,7 +15,6 @@ from bot.analytics import MessageEvent, format_events
 from bot.analytics.events import FeedbackEvent
 from bot.analytics.synthetic import SyntheticCommunity, generate
 from bot.cli import main
-from tests.clirun import blendbot
 
 SECRET = "u7 whispers the launch code tangerine-9431"  # only u7 wrote this
 REPLY = "the bot answers u7: tangerine acknowledged"  # the bot's reply to u7
@@ -47,21 +46,42 @@ def database_bytes(data_dir: Path) -> bytes:
     return b"".join(p.read_bytes() for p in sorted(data_dir.glob("blendbot.db*")))
 
 
-def test_forget_removes_a_user_from_export_and_from_the_database_files(tmp_path: Path) -> None:
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]):
+    """`blendbot ARGS…` in this process (the same entry point), on a data dir of its own:
+    returns (exit code, stdout, stderr)."""
+    for key in ("BLENDBOT_CONFIG", "BLENDBOT_DATABASE_URL", "DISCORD_TOKEN", "TELEGRAM_TOKEN"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("BLENDBOT_DATA_DIR", str(tmp_path))
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse: usage errors
+            code = int(exc.code or 0)
+        out, err = capsys.readouterr()
+        return code, out, err
+
+    return run
+
+
+def test_forget_removes_a_user_from_export_and_from_the_database_files(tmp_path: Path,
+                                                                       cli) -> None:
     spec, events = community_events()
     path = tmp_path / "events.jsonl"
     path.write_text("".join(format_events(events)), encoding="utf-8")
-    assert blendbot(tmp_path, "analytics", "import", str(path)).returncode == 0
+    assert cli("analytics", "import", str(path))[0] == 0
     before = database_bytes(tmp_path)
     assert SECRET.encode() in before and b"discordu7" in before  # the check can fail
 
-    run = blendbot(tmp_path, "forget", "discord:u7", "--yes")
-    assert run.returncode == 0, run.stderr
-    assert "2 messages, 1 replies to them, 1 feedback" in run.stdout
+    code, out, err = cli("forget", "discord:u7", "--yes")
+    assert code == 0, err
+    assert "2 messages, 1 replies to them, 1 feedback" in out
 
-    export = blendbot(tmp_path, "analytics", "export")
-    assert export.returncode == 0, export.stderr
-    rows = [json.loads(line) for line in export.stdout.splitlines()]
+    code, out, err = cli("analytics", "export")
+    assert code == 0, err
+    rows = [json.loads(line) for line in out.splitlines()]
     assert not [r for r in rows if r["user"] == "u7" or "u7" in r.get("text", "")
                 or "tangerine" in r.get("text", "")]
     texts = {r["text"] for r in rows if r["type"] == "message"}
@@ -73,14 +93,14 @@ def test_forget_removes_a_user_from_export_and_from_the_database_files(tmp_path:
     assert b"tangerine" not in after and b"discordu7" not in after
     assert OTHER.encode() in after
 
-    report = blendbot(tmp_path, "report", "g-privacy", "--since", spec.since.isoformat(),
-                      "--until", spec.until.isoformat(), "--json")
-    assert report.returncode == 0, report.stderr
-    out = json.loads(report.stdout.strip().splitlines()[-1])
-    assert out["users"] == spec.users + 1  # the 30 synthetic users and u8
+    code, out, err = cli("report", "g-privacy", "--since", spec.since.isoformat(),
+                         "--until", spec.until.isoformat(), "--json")
+    assert code == 0, err
+    report = json.loads(out.strip().splitlines()[-1])
+    assert report["users"] == spec.users + 1  # the 30 synthetic users and u8
 
-    again = blendbot(tmp_path, "forget", "discord:u7", "--yes")  # nothing left of them
-    assert again.returncode == 2 and again.stderr.count("\n") == 1
+    code, _, err = cli("forget", "discord:u7", "--yes")  # nothing left of them
+    assert code == 2 and err.count("\n") == 1
 
 
 BAD_FORGET: list[list[str]] = [
@@ -109,7 +129,8 @@ BAD_COMMUNITY: list[list[str]] = [
 def small_db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Two communities: u7 and u8 in g-x, u8 alone in g-other."""
     events = [MessageEvent(f"m{n}", SyntheticCommunity().start + timedelta(minutes=n),
-                           "discord", community, "c", user, "user", None, f"hello {n}")
+                           "discord", community, f"c-{community}", user, "user", None,
+                           f"hello {n}")
               for n, (community, user) in enumerate([("g-x", "u7"), ("g-x", "u8"),
                                                      ("g-other", "u9")])]
     path = tmp_path / "e.jsonl"
