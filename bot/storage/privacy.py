@@ -208,8 +208,9 @@ class Privacy:
         elsewhere go too. Returns the messages deleted."""
         channels = select(Channel.id).where(Channel.community_id == community_id)
         async with self.store.session() as s:
-            people = set(await s.scalars(select(Message.user_id).distinct().where(
-                Message.channel_id.in_(channels), Message.user_id.is_not(None))))
+            people: set[int] = {u for u in await s.scalars(
+                select(Message.user_id).distinct().where(Message.channel_id.in_(channels)))
+                if u is not None}
             ids = list(await s.scalars(select(Message.id).where(
                 Message.channel_id.in_(channels))))
             people |= set(await s.scalars(select(Feedback.user_id).distinct().where(
@@ -222,8 +223,8 @@ class Privacy:
                     await s.execute(delete(table).where(table.message_id.in_(chunk)))
             for chunk in _chunks(ids):
                 await s.execute(delete(Message).where(Message.id.in_(chunk)))
-            for table in (MemorySummary, MemoryFact, SettingChange):
-                await s.execute(delete(table).where(table.channel_id.in_(channels)))
+            for kept in (MemorySummary, MemoryFact, SettingChange):
+                await s.execute(delete(kept).where(kept.channel_id.in_(channels)))
             await s.execute(delete(Channel).where(Channel.community_id == community_id))
             for rollup in (RollupUserDay, RollupReplyDay, RollupChannelDay, RollupState,
                            RollupDirty, ReportRun, LearnedArm):

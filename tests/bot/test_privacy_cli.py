@@ -103,6 +103,16 @@ def test_forget_removes_a_user_from_export_and_from_the_database_files(tmp_path:
     assert code == 2 and err.count("\n") == 1
 
 
+def test_an_admin_marks_a_card_nsfw_on_import(tmp_path: Path, cli) -> None:
+    card = tmp_path / "vex.json"
+    card.write_text(json.dumps({"spec": "chara_card_v2", "spec_version": "2.0",
+                                "data": {"name": "Vex", "tags": ["romance"]}}))
+    assert cli("persona", "import", str(card), "--nsfw")[0] == 0
+    code, out, _ = cli("persona", "show", "Vex", "--json")
+    shown = json.loads(out)
+    assert code == 0 and shown["nsfw"] is True and shown["tags"] == ["romance", "NSFW"]
+
+
 BAD_FORGET: list[list[str]] = [
     [], ["u7"], ["discord"], ["discord:"], [":u7"], ["slack:u7", "--yes"],
     ["discord:nobody", "--yes"], ["telegram:u7", "--yes"], ["discord:u7"],
