@@ -6,6 +6,7 @@ nothing deleted."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import timedelta
 from pathlib import Path
 
@@ -75,6 +76,8 @@ def test_forget_removes_a_user_from_export_and_from_the_database_files(tmp_path:
     before = database_bytes(tmp_path)
     assert SECRET.encode() in before and b"discordu7" in before  # the check can fail
 
+    held = sqlite3.connect(tmp_path / "blendbot.db")  # as a running bot holds the file open
+    held.execute("SELECT count(*) FROM messages").fetchall()  # (the log is not removed then)
     code, out, err = cli("forget", "discord:u7", "--yes")
     assert code == 0, err
     assert "2 messages, 1 replies to them, 1 feedback" in out
@@ -90,6 +93,7 @@ def test_forget_removes_a_user_from_export_and_from_the_database_files(tmp_path:
     assert sum(1 for r in rows if r["type"] == "message") == kept - 1  # less the reply to u7
 
     after = database_bytes(tmp_path)
+    held.close()
     assert b"tangerine" not in after and b"discordu7" not in after
     assert OTHER.encode() in after
 

@@ -5,6 +5,7 @@ bot left deleted after their grace period unless it came back."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import func, select
 
@@ -95,6 +96,9 @@ async def test_purged_text_keeps_the_aggregates(store: Store) -> None:
     texts = [e.text for e in await Events(store).export()]
     assert texts == ["", "", "a new message"]
     assert await rollups() == before  # reports do not change
+    if store.url.startswith("sqlite"):  # nor is the old text left in the files
+        files = Path(store.url.split("///", 1)[1]).parent.glob("blendbot.db*")
+        assert not any(b"an old secret" in f.read_bytes() for f in files)
     channel = await store.find_channel("discord", "c1")
     assert channel is not None
     assert [m.text for m in await store.history(channel.id)] == ["a new message"]
