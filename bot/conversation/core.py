@@ -16,6 +16,7 @@ from ..ops.metrics import Metrics
 from ..ratelimit import RateLimiter
 from ..reports.scheduler import ReportService
 from ..shared_windows import SharedWindows
+from ..storage.privacy import Privacy
 from .admins import AdminCache
 from .commands import CommandResult, Commands
 from .inbound import InboundEvent
@@ -31,6 +32,7 @@ from .stages.generate import Generate
 from .stages.limits import RateLimit
 from .stages.loopguard import LoopGuard
 from .stages.memory import Memory
+from .stages.nsfw import PersonaAllowed
 from .stages.order import ChannelTurns
 from .stages.postprocess import PostProcess
 from .stages.prompt import Prompt
@@ -72,8 +74,8 @@ class Conversations:
         respond = Respond(service, self.pacer, self.pending)
         prompt, generate = Prompt(service), Generate(service.engine)
         memory = Memory(service.memory, options.sampling.max_tokens or 256)
-        reply = (prompt, memory, generate, LoopGuard(generate), PostProcess(),
-                 StoreReply(service))
+        reply = (PersonaAllowed(service), prompt, memory, generate, LoopGuard(generate),
+                 PostProcess(), StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(self.pending),
             RateLimit(service, RateLimiter(options.rate_limit, options.rate_window_s,
@@ -184,6 +186,23 @@ class Conversations:
     async def say(self, outbox: Outbox, text: str, *, reply_to: str | None = None) -> None:
         """Show a plain text (a command's answer, a greeting): split and paced like replies."""
         await deliver(outbox, plan(text, outbox.limits, reply_to=reply_to), self.pacer)
+
+    async def community_left(self, platform: str, community_id: str) -> None:
+        """The bot was removed from a community: its data is deleted after the grace period
+        (`community_grace_days`) unless `community_back` comes first."""
+        try:
+            if await Privacy(self.service.store).left(platform, community_id):
+                log.info("removed from a community; its data goes after the grace period",
+                         extra={"platform": platform, "community": community_id})
+        except Exception:
+            log_failure(log, "could not note leaving community %s", community_id)
+
+    async def community_back(self, platform: str, community_id: str) -> None:
+        """The bot is in a community (again): nothing of it is to be deleted."""
+        try:
+            await Privacy(self.service.store).returned(platform, community_id)
+        except Exception:
+            log_failure(log, "could not note being in community %s", community_id)
 
     def platform_connected(self, platform: str, up: bool = True) -> None:
         """The adapter's connection to its platform came up (or went down), for `/readyz`."""

@@ -32,6 +32,9 @@ class InboundEvent:
     mentions_bot: bool = False
     is_dm: bool = False
     attachments: int = 0  # files, images, stickers: not read (yet)
+    # the platform's own age-restricted flag for this channel (Discord's "nsfw"); None: the
+    # platform has none (Telegram), so a community's admins opt in to NSFW personas
+    age_restricted: bool | None = None
 
     def __post_init__(self) -> None:
         # Once for every platform: no NUL, no lone surrogate (a stray byte on stdin).

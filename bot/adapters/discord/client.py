@@ -13,7 +13,7 @@ from discord.ext import commands as ext
 
 from ...conversation import Conversations, InboundEvent
 from .output import NO_MENTIONS, PLATFORM, ChannelOutbox, RegenerateView
-from .slash import build, event_of
+from .slash import age_restricted, build, event_of
 
 log = logging.getLogger(__name__)
 FEEDBACK = {"👍": "up", "👎": "down"}
@@ -86,6 +86,19 @@ class BlendBot(ext.AutoShardedBot):
     async def on_disconnect(self) -> None:
         self.core.platform_connected(PLATFORM, False)
 
+    # ---- joining and leaving servers --------------------------------------------------
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed (kicked, banned, or the server was deleted): its data goes after the
+        grace period unless the bot comes back."""
+        await self.core.community_left(PLATFORM, str(guild.id))
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.core.community_back(PLATFORM, str(guild.id))
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.core.community_back(PLATFORM, str(guild.id))
+
     # ---- messages ---------------------------------------------------------------------
 
     def inbound(self, message: discord.Message) -> InboundEvent:
@@ -109,7 +122,8 @@ class BlendBot(ext.AutoShardedBot):
             reply_to_author=resolved.author.display_name
             if isinstance(resolved, discord.Message) and not resolved.author.bot else None,
             mentions_bot=me is not None and me in message.mentions,
-            is_dm=guild is None, attachments=len(message.attachments))
+            is_dm=guild is None, attachments=len(message.attachments),
+            age_restricted=age_restricted(message.channel))
 
     def text_of(self, message: discord.Message) -> str:
         """The message with the bot's own mention removed and other mentions as names."""

@@ -1,9 +1,10 @@
 """Slash commands: `/blend …`, `/persona …`, `/reset`, `/stats`, `/remember`, `/memories`,
-`/forget_memory` → the command layer."""
+`/forget_memory`, `/forget` → the command layer."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -13,6 +14,13 @@ from .output import NO_MENTIONS, PLATFORM, ChannelOutbox
 
 ON_OFF = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 ADMIN = discord.Permissions(manage_guild=True)
+
+
+def age_restricted(channel: Any) -> bool:
+    """Discord's age-restricted ("NSFW") flag of a channel; a thread has its parent's, a DM
+    none."""
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return bool(is_nsfw()) if callable(is_nsfw) else False
 
 
 def event_of(interaction: discord.Interaction) -> InboundEvent:
@@ -26,7 +34,8 @@ def event_of(interaction: discord.Interaction) -> InboundEvent:
         channel_id=str(interaction.channel_id),
         channel_name=getattr(channel, "name", None) or f"DM with {user.display_name}",
         user_id=str(user.id), user_name=user.display_name,
-        is_admin=guild is None or interaction.permissions.manage_guild, is_dm=guild is None)
+        is_admin=guild is None or interaction.permissions.manage_guild, is_dm=guild is None,
+        age_restricted=age_restricted(channel))
 
 
 Handler = Callable[[InboundEvent], Awaitable[CommandResult]]
@@ -106,11 +115,12 @@ def build(core: Conversations) -> list[app_commands.Command | app_commands.Group
         await answer(interaction, core, commands.persona_list, private=True)
 
     @persona.command(name="import", description="Import a Character Card (.png or .json)")
+    @app_commands.describe(nsfw="mark it NSFW: only for age-restricted channels")
     async def persona_import(interaction: discord.Interaction,
-                             card: discord.Attachment) -> None:
+                             card: discord.Attachment, nsfw: bool = False) -> None:
         data = await card.read() if card.size <= 50 * 1024 * 1024 else b""
         await answer(interaction, core,
-                     lambda ctx: commands.persona_import(ctx, data, card.filename))
+                     lambda ctx: commands.persona_import(ctx, data, card.filename, nsfw))
 
     @app_commands.command(name="reset", description="Start this channel's conversation afresh")
     @app_commands.default_permissions(manage_guild=True)
@@ -157,4 +167,13 @@ def build(core: Conversations) -> list[app_commands.Command | app_commands.Group
     async def forget_memory(interaction: discord.Interaction, n: int) -> None:
         await answer(interaction, core, lambda ctx: memory.forget_memory(ctx, str(n)))
 
-    return [blend, persona, report, reset, stats, remember, memories, forget_memory]
+    privacy = commands.privacy
+
+    @app_commands.command(name="forget", description="Delete what I stored of you here "
+                          "(asks first; then /forget confirm)")
+    @app_commands.choices(confirm=[app_commands.Choice(name="confirm", value="confirm")])
+    async def forget(interaction: discord.Interaction, confirm: str | None = None) -> None:
+        await answer(interaction, core, lambda ctx: privacy.forget(ctx, confirm or ""),
+                     private=True)
+
+    return [blend, persona, report, reset, stats, remember, memories, forget_memory, forget]
