@@ -13,7 +13,7 @@ from typing import NoReturn
 from engines import MODE_NAMES, BlendError, ModelError
 from engines.redact import redact
 
-from . import cli_analytics, cli_db, cli_memory, cli_persona, cli_ranker
+from . import cli_analytics, cli_db, cli_memory, cli_persona, cli_privacy, cli_ranker
 from .config import ConfigError, ModelSpecError, Settings, load_settings
 from .failures import unexpected
 from .logs import setup_logging
@@ -60,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     cli_analytics.add_parsers(sub)
     cli_ranker.add_parsers(sub)
     cli_db.add_parsers(sub)
+    cli_privacy.add_parsers(sub)
 
     bench = sub.add_parser("bench", help="run a benchmark; the last line is one JSON object")
     bench.add_argument("name", choices=_bench_names())
@@ -83,7 +84,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         setup_logging(settings.log_level, settings.log_format, settings.secret_values)
         return asyncio.run(_dispatch(args, settings))
     except (UsageError, cli_persona.PersonaUsageError, cli_analytics.AnalyticsUsageError,
-            cli_ranker.RankerUsageError) as exc:
+            cli_ranker.RankerUsageError, cli_privacy.PrivacyUsageError) as exc:
         print(f"blendbot: error: {redact(str(exc))}", file=sys.stderr)
         return 2
     except ModelSpecError as exc:  # a bad [[models]] table: like a bad argument
@@ -119,6 +120,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         return await cli_analytics.run(args, settings)
     if args.command == "db":
         return await cli_db.run(args, settings)
+    if args.command in ("forget", "community"):
+        return await cli_privacy.run(args, settings)
     if args.command == "ranker":
         return await cli_ranker.run(args, settings)
     if args.command in ("persona", "lorebook"):

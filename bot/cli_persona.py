@@ -14,7 +14,7 @@ from persona.prompt import greetings
 
 from .config import Settings
 from .database import store_for
-from .personas import PersonaChoice, Personas
+from .personas import PersonaChoice, Personas, flag_nsfw, is_nsfw
 from .storage.library import Library
 
 
@@ -29,6 +29,9 @@ def add_parsers(sub: Any) -> None:
     imp.add_argument("file", type=Path)
     imp.add_argument("--replace", action="store_true",
                      help="overwrite the newest persona with the same name")
+    imp.add_argument("--nsfw", action="store_true",
+                     help="mark the card NSFW (only for age-restricted channels and opted-in "
+                          "chats)")
     lst = psub.add_parser("list", help="bundled and imported personas")
     lst.add_argument("--json", action="store_true")
     show = psub.add_parser("show", help="one persona's card")
@@ -75,6 +78,7 @@ def summary(choice: PersonaChoice) -> dict[str, Any]:
         "post_history_instructions": card.data.post_history_instructions,
         "lorebook_entries": len(book.entries) if book else 0,
         "tags": card.data.tags,
+        "nsfw": is_nsfw(card),
         "creator": card.data.creator,
     }
 
@@ -87,6 +91,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         command = args.persona_command
         if command == "import":
             card, avatar = _load(args.file)
+            if args.nsfw:
+                card = flag_nsfw(card)
             ident, replaced = await library.add_persona(card, avatar, replace=args.replace)
             verb = "Replaced" if replaced else "Imported"
             book = card.lorebook()

@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     learned_discount: float = Field(default=0.997, gt=0.0, le=1.0)  # per community reply
     learned_prior: float = Field(default=1.0, gt=0.0)  # Beta(prior, prior) for a new member
     learned_rewards: LearnedRewards = Field(default_factory=lambda: LearnedRewards())
+    # privacy: blank message text older than this many days (aggregates stay); None: keep
+    retention_days: int | None = Field(default=None, ge=1, le=36_500)
+    # a community the bot was removed from is deleted this many days later unless it returns
+    community_grace_days: int = Field(default=30, ge=0, le=3_650)
 
     # Safety and access (README: "Safety and access"); admins set lists and budgets per
     # community with /access, /quota and /moderation

@@ -10,6 +10,22 @@ from persona import ASSISTANT, CharacterCard, bundled_cards
 from .storage.library import Library
 
 BUNDLED, IMPORTED = "bundled:", "db:"
+NSFW_TAGS = frozenset({"nsfw", "18+", "adult"})
+NSFW_TAG = "NSFW"  # what an admin's flag on import (`persona import --nsfw`) adds to the tags
+
+
+def is_nsfw(card: CharacterCard) -> bool:
+    """Tagged NSFW (by its author, or by an admin on import): only for age-restricted
+    channels and opted-in chats (`bot.conversation.nsfw`)."""
+    return any(tag.strip().casefold() in NSFW_TAGS for tag in card.data.tags)
+
+
+def flag_nsfw(card: CharacterCard) -> CharacterCard:
+    """The card with the NSFW tag added."""
+    if is_nsfw(card):
+        return card
+    data = card.data.model_copy(update={"tags": [*card.data.tags, NSFW_TAG]})
+    return card.model_copy(update={"data": data})
 
 
 @dataclass(frozen=True, slots=True)

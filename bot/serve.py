@@ -11,6 +11,7 @@ from typing import Any
 from .app import App, build_app
 from .config import Settings
 from .ops.server import OpsServer, Readiness
+from .upkeep import Upkeep
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +36,7 @@ async def serve(settings: Settings) -> int:
     runners = _platforms(settings)
     app = await build_app(settings)
     ops = None
+    upkeep = Upkeep(app.store, settings.retention_days, settings.community_grace_days)
     try:
         if settings.metrics_port is not None:
             ops = await _start_ops(app, settings.metrics_port, list(runners))
@@ -43,6 +45,7 @@ async def serve(settings: Settings) -> int:
 
             return await run_console(app.core, ConsoleOptions())
         log.warning("blendbot serving %s", " and ".join(runners))
+        await upkeep.start()  # retention_days, community_grace_days
         tasks = [asyncio.create_task(run(app), name=name) for name, run in runners.items()]
         if app.reports is not None:
             await app.reports.start()  # weekly reports; adapters register where to post
@@ -59,6 +62,7 @@ async def serve(settings: Settings) -> int:
                 raise task.exception()  # type: ignore[misc]
         return 0
     finally:
+        await upkeep.shutdown()
         if ops is not None:
             await ops.close()
         await app.close()

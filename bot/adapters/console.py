@@ -27,7 +27,7 @@ def event_of(options: ConsoleOptions, text: str) -> InboundEvent:
         platform=PLATFORM, community_id=PLATFORM, community_name="console",
         channel_id=options.channel, channel_name=options.channel,
         user_id=options.user_name.lower(), user_name=options.user_name, text=text,
-        is_admin=True, is_dm=True)
+        is_admin=True, is_dm=True, age_restricted=True)  # the operator's own terminal
 
 
 class TerminalOutbox:

@@ -12,9 +12,11 @@ from engines import BlendError
 from engines.policies import parse_weights
 from persona import CardError, load_card
 
+from ..personas import flag_nsfw
 from ..reports.scheduler import ReportService, ScheduleError, parse_schedule
 from ..storage import ChannelState
 from .inbound import InboundEvent
+from .nsfw import NotAllowedHere
 from .service import ChatService
 
 ADMIN_ONLY = "Only admins can change this channel's settings; nothing was changed."
@@ -38,12 +40,14 @@ def _on_off(value: str) -> bool | None:
 class Commands:
     def __init__(self, service: ChatService, reports: ReportService | None = None) -> None:
         from .memory_commands import MemoryCommands
+        from .privacy_commands import PrivacyCommands
         from .safety_commands import SafetyCommands
 
         self.service = service
         self.reports = reports
         self.memory = MemoryCommands(service)  # /remember, /memories, /forget_memory
         self.safety = SafetyCommands(service)  # /access, /quota, /usage, /moderation
+        self.privacy = PrivacyCommands(service)  # /forget, /nsfw
 
     def modes(self) -> list[str]:
         """The blend modes this process can serve."""
@@ -156,18 +160,23 @@ class Commands:
             choice = await self.service.set_persona(channel, name, actor=ctx)
         except LookupError as exc:
             return _refuse(str(exc).strip("'\""))
+        except NotAllowedHere as exc:
+            return _refuse(f"{exc} The persona is unchanged.")
         greeting = await self.service.greet(ctx)
         return CommandResult(f"This channel now talks to {choice.name}.",
                              greeting=greeting)
 
     async def persona_import(self, ctx: InboundEvent, data: bytes,
-                             filename: str = "card") -> CommandResult:
+                             filename: str = "card", nsfw: bool = False) -> CommandResult:
+        """Import a card; `nsfw`: the admin marks it NSFW (whatever its own tags say)."""
         if not ctx.is_admin:
             return _refuse(ADMIN_ONLY)
         try:
             card, avatar = load_card(data)
         except CardError as exc:
             return _refuse(f"Cannot import {filename}: {exc}.")
+        if nsfw:
+            card = flag_nsfw(card)
         ident, _ = await self.service.library.add_persona(card, avatar)
         return CommandResult(f"Imported {card.name} (#{ident}). Use it with "
                              f"/persona set {card.name}.")

@@ -16,6 +16,7 @@ from ..ops.metrics import Metrics
 from ..ratelimit import RateLimiter
 from ..reports.scheduler import ReportService
 from ..shared_windows import SharedWindows
+from ..storage.privacy import Privacy
 from .admins import AdminCache
 from .commands import CommandResult, Commands
 from .inbound import InboundEvent
@@ -34,6 +35,7 @@ from .stages.limits import RateLimit
 from .stages.loopguard import LoopGuard
 from .stages.memory import Memory
 from .stages.moderation import InputModeration, Moderator, OutputModeration
+from .stages.nsfw import PersonaAllowed
 from .stages.order import ChannelTurns
 from .stages.postprocess import PostProcess
 from .stages.prompt import Prompt
@@ -80,7 +82,7 @@ class Conversations:
         safety, moderator = service.safety, Moderator(service.safety, options.safety,
                                                       self.modlog)
         quota = Quota(service, safety, options.safety)
-        reply = (prompt, memory, generate, LoopGuard(generate),
+        reply = (PersonaAllowed(service), prompt, memory, generate, LoopGuard(generate),
                  OutputModeration(moderator, generate), PostProcess(service.secrets),
                  StoreReply(service))
         self.turns = Pipeline([
@@ -198,6 +200,23 @@ class Conversations:
     async def say(self, outbox: Outbox, text: str, *, reply_to: str | None = None) -> None:
         """Show a plain text (a command's answer, a greeting): split and paced like replies."""
         await deliver(outbox, plan(text, outbox.limits, reply_to=reply_to), self.pacer)
+
+    async def community_left(self, platform: str, community_id: str) -> None:
+        """The bot was removed from a community: its data is deleted after the grace period
+        (`community_grace_days`) unless `community_back` comes first."""
+        try:
+            if await Privacy(self.service.store).left(platform, community_id):
+                log.info("removed from a community; its data goes after the grace period",
+                         extra={"platform": platform, "community": community_id})
+        except Exception:
+            log_failure(log, "could not note leaving community %s", community_id)
+
+    async def community_back(self, platform: str, community_id: str) -> None:
+        """The bot is in a community (again): nothing of it is to be deleted."""
+        try:
+            await Privacy(self.service.store).returned(platform, community_id)
+        except Exception:
+            log_failure(log, "could not note being in community %s", community_id)
 
     def platform_connected(self, platform: str, up: bool = True) -> None:
         """The adapter's connection to its platform came up (or went down), for `/readyz`."""

@@ -34,6 +34,9 @@ class InboundEvent:
     attachments: int = 0  # files, images, stickers: not read (yet)
     role_ids: tuple[str, ...] = ()  # the user's roles in the community (Discord)
     reply_to_user_id: str | None = None  # who wrote the message it replies to
+    # the platform's own age-restricted flag for this channel (Discord's "nsfw"); None: the
+    # platform has none (Telegram), so a community's admins opt in to NSFW personas
+    age_restricted: bool | None = None
 
     def __post_init__(self) -> None:
         # Once for every platform: no NUL, no lone surrogate (a stray byte on stdin).

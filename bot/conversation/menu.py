@@ -26,6 +26,8 @@ MENU: tuple[tuple[str, str], ...] = (
     ("remember", "/remember <fact>: pin a fact I keep in mind (admins: for the chat)"),
     ("memories", "The pinned facts and the summary of older messages"),
     ("forget_memory", "/forget_memory <n>: unpin fact n of /memories"),
+    ("forget", "/forget, then /forget confirm: delete what I stored of you"),
+    ("nsfw", "/nsfw on|off: allow NSFW personas in this chat (admins)"),
     ("report", "/report now | here | schedule <weekday> <hour> <timezone> (admins)"),
     ("access", "/access allow|deny|remove user <id> [here] | list: who may talk to me "
      "(admins)"),
@@ -156,6 +158,8 @@ RUN: dict[str, Run] = {
     "quota": _quota,
     "usage": lambda c, ctx, a: c.safety.usage(ctx),
     "moderation": _moderation,
+    "forget": lambda c, ctx, a: c.privacy.forget(ctx, " ".join(a)),
+    "nsfw": lambda c, ctx, a: c.privacy.nsfw(ctx, _first(a)),
 }
 
 

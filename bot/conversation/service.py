@@ -26,6 +26,7 @@ from ..storage.store import AlsoWrite
 from .inbound import InboundEvent
 from .learning import Learning
 from .memory import ChannelMemory
+from .nsfw import NotAllowedHere, NsfwGate
 from .safety.hygiene import Secrets
 from .safety.options import SafetyOptions
 
@@ -61,6 +62,7 @@ class ChatService:
         self.learning = Learning(store, engine, options.learned_rewards)
         self.safety = SafetyStore(store)
         self.secrets = Secrets(options.secrets)
+        self.nsfw = NsfwGate(store)
 
     async def blend_for_reply(self, channel: ChannelState) -> BlendSettings:
         """The channel's blend with what `learned` needs: its community's evidence."""
@@ -119,11 +121,15 @@ class ChatService:
 
     async def set_persona(self, channel: ChannelState, name: str,
                           actor: InboundEvent | None = None) -> PersonaChoice:
-        """Give a channel a persona by name or id; `LookupError` names the choices."""
+        """Give a channel a persona by name or id; `LookupError` names the choices.
+        With `actor` (a chat command), an NSFW persona where it is not allowed raises
+        `NotAllowedHere` with the reason."""
         choice = await self.personas.find(name)
         if choice is None:
             names = ", ".join(p.name for p in await self.personas.all())
             raise LookupError(f"no persona named '{name}' (choose from {names})")
+        if actor is not None and (why := await self.nsfw.refusal(actor, channel, choice)):
+            raise NotAllowedHere(why)
         await self.store.update_channel(channel.id, persona=choice.ref)
         if choice.ref != channel.persona:
             await self._record(channel, "persona", choice.name, actor)
@@ -142,6 +148,8 @@ class ChatService:
         if await self.store.history(channel.id, limit=1):
             return None
         choice = await self.persona_of(channel)
+        if await self.nsfw.refusal(msg, channel, choice):
+            return None  # an NSFW persona no longer allowed here does not speak
         text = pick_greeting(choice.card, msg.user_name, self.engine.rng)
         if text is None:
             return None

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, delete, insert, or_, select
+from sqlalchemy import Table, and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -15,7 +15,8 @@ from bot.analytics import Event, FeedbackEvent, MessageEvent, SettingEvent
 from bot.analytics.events import FeedbackKind, Platform, Role, SettingName
 
 from .learned import LearnedArms
-from .rollups import Rollups, mark_stale
+from .privacy import Privacy
+from .rollups import Rollups
 from .store import Store
 from .tables import Base, Channel, Community, Feedback, Message, SettingChange, User, utcnow
 
@@ -115,35 +116,12 @@ class Events:
             last = (rows[-1][1], rows[-1][0])
 
     async def forget(self, platform: str, user: str) -> int:
-        """Delete a user's messages and feedback everywhere; returns the messages deleted.
-
-        The rollups of the user and of the channels they wrote in are rebuilt.
-        """
-        async with self.store.session() as s:
-            uid = await s.scalar(select(User.id).where(User.platform == platform,
-                                                       User.external_id == user))
-            if uid is None:
-                return 0
-            touched: set[tuple[int, int]] = {(c, ch) for c, ch in await s.execute(
-                select(Channel.community_id, Message.channel_id).distinct()
-                .join(Channel, Channel.id == Message.channel_id)
-                .where(Message.user_id == uid, Message.role == "user"))}
-            touched |= {(c, ch) for c, ch in await s.execute(
-                select(Channel.community_id, Message.channel_id).distinct()
-                .join(Message, Message.channel_id == Channel.id)
-                .join(Feedback, Feedback.message_id == Message.id)
-                .where(Feedback.user_id == uid))}
-            for community_id, channel_id in touched:
-                await mark_stale(s, community_id, channel_id=channel_id, user_id=uid)
-            await s.execute(delete(Feedback).where(Feedback.user_id == uid))
-            mine = select(Message.id).where(Message.user_id == uid, Message.role == "user")
-            await s.execute(delete(Feedback).where(Feedback.message_id.in_(mine)))
-            gone = await s.execute(delete(Message).where(Message.user_id == uid,
-                                                         Message.role == "user"))
-            await s.commit()
-        await Rollups(self.store).catch_up({c for c, _ in touched})
-        await LearnedArms(self.store).forget({c for c, _ in touched})  # rebuilt when next used
-        return int(getattr(gone, "rowcount", 0) or 0)
+        """Delete a user's data everywhere (`Privacy.forget_user`: their messages, the
+        bot's replies to them, feedback, facts, identity); returns their messages deleted.
+        The rollups of the user and of the channels they wrote in are rebuilt."""
+        privacy = Privacy(self.store)
+        uid = await privacy.user_id(platform, user)
+        return 0 if uid is None else (await privacy.forget_user(uid)).messages
 
     async def import_events(self, events: Iterable[Event], *,
                             catch_up: bool = True) -> ImportResult:

@@ -82,7 +82,8 @@ def sqlite_file(url: URL) -> Path | None:
 
 def sqlite_pragmas(busy_timeout_s: float, *, foreign_keys: bool = True) -> Callable[..., None]:
     """A `connect` listener: WAL, the busy timeout (first, so that even switching to WAL
-    waits for a lock instead of failing), foreign keys."""
+    waits for a lock instead of failing), foreign keys, and secure deletes (a deleted row's
+    bytes are overwritten with zeros, so forgotten text is not left readable in the file)."""
     busy_ms = max(0, int(busy_timeout_s * 1000))
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -91,6 +92,7 @@ def sqlite_pragmas(busy_timeout_s: float, *, foreign_keys: bool = True) -> Calla
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute(f"PRAGMA foreign_keys={'ON' if foreign_keys else 'OFF'}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     return on_connect

@@ -255,6 +255,13 @@ class Store:
         self._channels = {k: v for k, v in self._channels.items() if v[0].id != channel_id}
         self.recent.forget(channel_id)
 
+    def forget_cached(self) -> None:
+        """Drop every cached channel, user and history (after a deletion)."""
+        self._channels.clear()
+        self._users.clear()
+        self._names.clear()
+        self.recent.forget()
+
     async def history(
         self, channel_id: int, limit: int | None = None, *, since_reset: bool = True
     ) -> list[StoredMessage]:

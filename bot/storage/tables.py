@@ -64,6 +64,10 @@ class Community(Base):
     report_weekday: Mapped[str] = mapped_column(String(3), default="mon")
     report_hour: Mapped[int] = mapped_column(Integer, default=9)
     report_timezone: Mapped[str] = mapped_column(String(64), default="UTC")
+    # NSFW personas where the platform has no age-restricted flag (Telegram): admins opt in
+    allow_nsfw: Mapped[bool] = mapped_column(Boolean, default=False)
+    # the bot was removed (its data goes after `community_grace_days` unless it comes back)
+    left_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class Channel(Base):

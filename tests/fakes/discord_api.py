@@ -60,6 +60,7 @@ class FakeDiscord:
     valid_token: str = "test-token"
     deny_message_content: bool = False
     extra_channels: list[str] = field(default_factory=list)  # more text channels of the guild
+    nsfw_channels: set[str] = field(default_factory=set)  # age-restricted ones among them
     calls: list[Call] = field(default_factory=list)
     messages: dict[str, dict[str, Any]] = field(default_factory=dict)
     commands: list[dict[str, Any]] = field(default_factory=list)
@@ -287,7 +288,8 @@ class FakeDiscord:
             ],
             "channels": [{"id": cid, "type": 0, "name": f"general-{n}" if n else "general",
                           "position": n,
-                          "permission_overwrites": [], "nsfw": False, "topic": None,
+                          "permission_overwrites": [], "nsfw": cid in self.nsfw_channels,
+                          "topic": None,
                           "last_message_id": None, "rate_limit_per_user": 0,
                           "parent_id": None}
                          for n, cid in enumerate([self.channel_id, *self.extra_channels])],
@@ -341,7 +343,7 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", msg)
         return msg
 
-    async def slash(self, name: str, sub: str | None = None, *, uid: str,
+    async def slash(self, name: str, sub: str | None = None, /, *, uid: str,
                     channel_id: str | None = None, **options: Any) -> str:
         """Run `/name [sub] key:value ...` as `uid`; returns the interaction id."""
         command = next(c for c in self.commands if c["name"] == name)
@@ -374,7 +376,8 @@ class FakeDiscord:
             "id": iid, "application_id": self.app_id, "type": 2, "token": f"tok-{iid}",
             "version": 1, "guild_id": self.guild_id, "channel_id": channel_id or self.channel_id,
             "channel": {"id": channel_id or self.channel_id, "type": 0, "name": "general",
-                        "guild_id": self.guild_id},
+                        "guild_id": self.guild_id,
+                        "nsfw": (channel_id or self.channel_id) in self.nsfw_channels},
             "member": member, "app_permissions": str(EVERYTHING), "locale": "en-US",
             "guild_locale": "en-US", "entitlements": [], "authorizing_integration_owners": {},
             "context": 0, "attachment_size_limit": 10485760,

@@ -13,7 +13,7 @@ from discord.ext import commands as ext
 
 from ...conversation import Conversations, InboundEvent
 from .output import NO_MENTIONS, PLATFORM, ChannelOutbox, RegenerateView
-from .slash import build, event_of, roles_of
+from .slash import age_restricted, build, event_of, roles_of
 
 log = logging.getLogger(__name__)
 FEEDBACK = {"👍": "up", "👎": "down"}
@@ -87,6 +87,19 @@ class BlendBot(ext.AutoShardedBot):
     async def on_disconnect(self) -> None:
         self.core.platform_connected(PLATFORM, False)
 
+    # ---- joining and leaving servers --------------------------------------------------
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed (kicked, banned, or the server was deleted): its data goes after the
+        grace period unless the bot comes back."""
+        await self.core.community_left(PLATFORM, str(guild.id))
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        await self.core.community_back(PLATFORM, str(guild.id))
+
+    async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.core.community_back(PLATFORM, str(guild.id))
+
     # ---- messages ---------------------------------------------------------------------
 
     def inbound(self, message: discord.Message) -> InboundEvent:
@@ -115,7 +128,7 @@ class BlendBot(ext.AutoShardedBot):
             is_dm=guild is None, attachments=len(message.attachments),
             is_admin=guild is None or (isinstance(author, discord.Member)
                                        and author.guild_permissions.manage_guild),
-            role_ids=roles_of(author))
+            role_ids=roles_of(author), age_restricted=age_restricted(message.channel))
 
     def text_of(self, message: discord.Message) -> str:
         """The message with the bot's own mention removed and other mentions as names."""

@@ -1,9 +1,11 @@
 """Slash commands: `/blend …`, `/persona …`, `/reset`, `/stats`, `/remember`, `/memories`,
-`/forget_memory`, `/access …`, `/quota …`, `/usage`, `/moderation …` → the command layer."""
+`/forget_memory`, `/forget`, `/access …`, `/quota …`, `/usage`, `/moderation …` → the command
+layer."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import discord
 from discord import app_commands
@@ -13,6 +15,13 @@ from .output import NO_MENTIONS, PLATFORM, ChannelOutbox
 
 ON_OFF = [app_commands.Choice(name="on", value="on"), app_commands.Choice(name="off", value="off")]
 ADMIN = discord.Permissions(manage_guild=True)
+
+
+def age_restricted(channel: Any) -> bool:
+    """Discord's age-restricted ("NSFW") flag of a channel; a thread has its parent's, a DM
+    none."""
+    is_nsfw = getattr(channel, "is_nsfw", None)
+    return bool(is_nsfw()) if callable(is_nsfw) else False
 
 
 def event_of(interaction: discord.Interaction) -> InboundEvent:
@@ -27,7 +36,7 @@ def event_of(interaction: discord.Interaction) -> InboundEvent:
         channel_name=getattr(channel, "name", None) or f"DM with {user.display_name}",
         user_id=str(user.id), user_name=user.display_name,
         is_admin=guild is None or interaction.permissions.manage_guild, is_dm=guild is None,
-        role_ids=roles_of(user))
+        role_ids=roles_of(user), age_restricted=age_restricted(channel))
 
 
 def roles_of(user: object) -> tuple[str, ...]:
@@ -114,11 +123,12 @@ def build(core: Conversations) -> list[app_commands.Command | app_commands.Group
         await answer(interaction, core, commands.persona_list, private=True)
 
     @persona.command(name="import", description="Import a Character Card (.png or .json)")
+    @app_commands.describe(nsfw="mark it NSFW: only for age-restricted channels")
     async def persona_import(interaction: discord.Interaction,
-                             card: discord.Attachment) -> None:
+                             card: discord.Attachment, nsfw: bool = False) -> None:
         data = await card.read() if card.size <= 50 * 1024 * 1024 else b""
         await answer(interaction, core,
-                     lambda ctx: commands.persona_import(ctx, data, card.filename))
+                     lambda ctx: commands.persona_import(ctx, data, card.filename, nsfw))
 
     @app_commands.command(name="reset", description="Start this channel's conversation afresh")
     @app_commands.default_permissions(manage_guild=True)
@@ -249,5 +259,14 @@ def build(core: Conversations) -> list[app_commands.Command | app_commands.Group
     async def moderation_text(interaction: discord.Interaction, state: str) -> None:
         await answer(interaction, core, lambda ctx: safety.moderation_text(ctx, state))
 
-    return [blend, persona, report, reset, stats, remember, memories, forget_memory,
+    privacy = commands.privacy
+
+    @app_commands.command(name="forget", description="Delete what I stored of you here "
+                          "(asks first; then /forget confirm)")
+    @app_commands.choices(confirm=[app_commands.Choice(name="confirm", value="confirm")])
+    async def forget(interaction: discord.Interaction, confirm: str | None = None) -> None:
+        await answer(interaction, core, lambda ctx: privacy.forget(ctx, confirm or ""),
+                     private=True)
+
+    return [blend, persona, report, reset, stats, remember, memories, forget_memory, forget,
             access, quota, usage, moderation]

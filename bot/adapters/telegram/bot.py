@@ -19,7 +19,7 @@ from .handlers import Handlers
 from .outbox import TelegramOptions, post_line, send_report
 
 log = logging.getLogger(__name__)
-UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
+UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
 
 
 def build_application(core: Conversations, settings: Settings,
@@ -43,6 +43,8 @@ def build_application(core: Conversations, settings: Settings,
     application.add_handler(ext.MessageHandler(
         ~filters.COMMAND & scope & filters.UpdateType.MESSAGE, handlers.on_message))
     application.add_handler(ext.CallbackQueryHandler(handlers.on_button, pattern=r"^fb:"))
+    application.add_handler(ext.ChatMemberHandler(handlers.on_my_membership,
+                                                  ext.ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_error_handler(handlers.on_error)
     return application
 

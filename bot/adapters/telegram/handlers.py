@@ -7,6 +7,7 @@ import logging
 from typing import Literal
 
 from telegram import Bot, ChatMember, Message, Update, User
+from telegram.constants import ChatType
 from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
@@ -17,6 +18,7 @@ from .outbox import ChatOutbox, TelegramOptions
 log = logging.getLogger(__name__)
 RATINGS: dict[str, Literal["up", "down"]] = {"fb:up": "up", "fb:down": "down"}
 ADMINS = {ChatMember.OWNER, ChatMember.ADMINISTRATOR}
+GONE = {ChatMember.LEFT, ChatMember.BANNED}  # the bot was removed from the group
 Context = ContextTypes.DEFAULT_TYPE
 
 
@@ -55,6 +57,16 @@ class Handlers:
         except TelegramError as exc:
             log.warning("getChatMember failed for chat %s: %s", chat.id, exc)
             return False
+
+    async def on_my_membership(self, update: Update, context: Context) -> None:
+        """The bot was added to or removed from a group (private chats are left alone)."""
+        change = update.my_chat_member
+        if change is None or change.chat.type == ChatType.PRIVATE:
+            return
+        if change.new_chat_member.status in GONE:
+            await self.core.community_left(PLATFORM, str(change.chat.id))
+        else:
+            await self.core.community_back(PLATFORM, str(change.chat.id))
 
     async def on_button(self, update: Update, context: Context) -> None:
         query = update.callback_query

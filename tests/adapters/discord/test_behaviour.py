@@ -119,9 +119,13 @@ async def test_reactions_and_regenerate_are_stored(running: Running, fake: FakeD
     assert sorted(k for _, k, _ in rows) == ["down", "up"]
     assert {m for _, _, m in rows} == {ref.model_id}
 
+    def rewritten(old: str) -> bool:  # the new reply is in place (no preview left)
+        content = fake.messages[reply["id"]]["content"]
+        return content != old and not content.endswith(" …")
+
     before = reply["content"]
     await fake.click(reply["id"], REGENERATE_ID, uid=fake.member_id)
-    await until(lambda: fake.messages[reply["id"]]["content"] != before)
+    await until(lambda: rewritten(before))
     history = await service.history("discord", fake.channel_id)
     assert history[-1].role == "assistant" and history[-1].id != ref.message_id
     assert fake.messages[reply["id"]]["content"].startswith(history[-1].text)
@@ -129,7 +133,7 @@ async def test_reactions_and_regenerate_are_stored(running: Running, fake: FakeD
     # the edited message now carries the new reply: it can be regenerated again
     second = fake.messages[reply["id"]]["content"]
     await fake.click(reply["id"], REGENERATE_ID, uid=fake.member_id)
-    await until(lambda: fake.messages[reply["id"]]["content"] != second)
+    await until(lambda: rewritten(second))
     newest = (await service.history("discord", fake.channel_id))[-1]
     assert newest.id not in (ref.message_id, history[-1].id)
 

@@ -17,7 +17,7 @@ INPUTS = 2500
 WORDS = ["on", "off", "single", "uniform", "weighted", "best_of_n", "fuse", "learned", "a",
          "b", "a=2,b=1", "a=inf", "a=-1", "a=nan", "b=0", "=", ",", "now", "here",
          "schedule", "mon", "25", "-1", "Europe/Paris", "Mars/Olympus", "Seraphina", "0",
-         "9" * 400, "\x00", "\ud800", "list", "set", ""]
+         "9" * 400, "\x00", "\ud800", "list", "set", "", "confirm", "Vex"]
 words = st.lists(st.sampled_from(WORDS) | st.text(max_size=30), max_size=5)
 names = st.sampled_from([name for name, _ in MENU]) | st.text(max_size=12)
 
