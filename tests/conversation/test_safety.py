@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from sqlalchemy import select
 
 from bot.conversation import Conversations, InboundEvent
 from bot.conversation.menu import run_text
@@ -27,6 +28,7 @@ from bot.conversation.safety.hygiene import (
 from bot.conversation.safety.moderation import PatternError, compile_pattern, matching
 from bot.conversation.safety_commands import parse_tokens
 from bot.conversation.stages.moderation import INPUT_REFUSED, OUTPUT_REFUSED
+from bot.conversation.stages.quota import today
 from bot.storage import Store
 from bot.storage.safety import Pattern, Rule
 from tests.memory_outbox import MemoryOutbox, core_for, event
@@ -314,3 +316,22 @@ async def test_fuzzed_commands_never_raise(store: Store) -> None:
     assert after.kind != "error" and after.reason != "internal"
     print(f"fuzzed {tried} bad inputs, none raised")
     assert tried == 600 + 3 * len(WORDS)
+
+
+async def test_forget_and_community_delete_take_the_safety_rows_too(store: Store) -> None:
+    from bot.storage.privacy import Privacy
+    from bot.storage.tables import AccessRule, TokenUsage
+
+    core = make(store, [StubModel("a")])
+    await say(core, "x")
+    await core.commands.safety.access(ADMIN, "deny", "user", "42")
+    alice = await store.ensure_user("discord", "alice", "Alice")
+    channel = await core.service.channel(ADMIN)
+    day = today().toordinal()
+    assert (await core.service.safety.user_use(day, channel.community_id, alice)).tokens == 13
+    await Privacy(store).forget_user(alice)
+    async with store.session() as s:
+        assert (await s.scalars(select(TokenUsage))).all() == []
+    await Privacy(store).delete_community(channel.community_id)
+    async with store.session() as s:
+        assert (await s.scalars(select(AccessRule))).all() == []
