@@ -1,4 +1,5 @@
-"""The platform-neutral command layer: `/blend …`, `/persona …`, `/reset`, `/stats`.
+"""The platform-neutral command layer: `/blend …`, `/persona …`, `/reset`, `/stats`
+(`/remember …` and `/experiment …` in their own files).
 
 Adapters parse the platform's command into an `InboundEvent` (whether the user is an admin
 there included) and arguments, and render the `CommandResult`; the meaning lives only here.
@@ -37,11 +38,13 @@ def _on_off(value: str) -> bool | None:
 
 class Commands:
     def __init__(self, service: ChatService, reports: ReportService | None = None) -> None:
+        from .experiment_commands import ExperimentCommands
         from .memory_commands import MemoryCommands
 
         self.service = service
         self.reports = reports
         self.memory = MemoryCommands(service)  # /remember, /memories, /forget_memory
+        self.experiment = ExperimentCommands(service)  # /experiment start|status|stop
 
     def modes(self) -> list[str]:
         """The blend modes this process can serve."""

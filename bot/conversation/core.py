@@ -27,6 +27,7 @@ from .pipeline import Outcome, Pipeline, Turn
 from .render import deliver, plan
 from .service import ChatService
 from .stages.addressed import Addressed
+from .stages.experiment import ExperimentArm
 from .stages.generate import Generate
 from .stages.limits import RateLimit
 from .stages.loopguard import LoopGuard
@@ -72,7 +73,7 @@ class Conversations:
         respond = Respond(service, self.pacer, self.pending)
         prompt, generate = Prompt(service), Generate(service.engine)
         memory = Memory(service.memory, options.sampling.max_tokens or 256)
-        reply = (prompt, memory, generate, LoopGuard(generate), PostProcess(),
+        reply = (ExperimentArm(service), prompt, memory, generate, LoopGuard(generate), PostProcess(),
                  StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(self.pending),
