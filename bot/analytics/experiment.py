@@ -146,11 +146,14 @@ def arm_cohorts(d: UserDays, members: Members, arm: int, p: Period, max_day: int
     their user-days from their assignment on."""
     mine = (members.arm == arm) & (members.day >= p.first) & (members.day < p.end)
     users, day0 = members.user[mine], members.day[mine]
+    if users.size == 0:
+        none = np.zeros((0, max_day + 1), dtype=bool)
+        return Cohorts((), (), none, none), UserDays.empty()
     size = int(max(d.user.max(initial=-1), users.max(initial=-1))) + 1
     index = np.full(size, -1)
     index[users] = np.arange(users.size)
     row = index[d.user]
-    k = d.day - np.where(row >= 0, day0[row], 0)
+    k = d.day - np.where(row >= 0, day0[np.maximum(row, 0)], 0)
     keep = (row >= 0) & (k >= 0)
     active = np.zeros((users.size, max_day + 1), dtype=bool)
     near = keep & (k <= max_day)
@@ -249,5 +252,11 @@ def read_experiment(name: str, community: str, period: Period, d: UserDays,
                             comparisons, headline, winner, verdict, insufficient, opts.level)
 
 
-__all__ = ["ArmStats", "Comparison", "ExperimentResult", "Members", "NO_DIFFERENCE",
-           "read_experiment"]
+__all__ = [
+    "NO_DIFFERENCE",
+    "ArmStats",
+    "Comparison",
+    "ExperimentResult",
+    "Members",
+    "read_experiment",
+]

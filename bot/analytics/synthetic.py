@@ -67,6 +67,9 @@ class SyntheticCommunity:
     # an experiment's name: `modes` are then its arms (arm → its ζ), each user is assigned
     # to one at their first message (an assignment event), and no mode is set
     experiment: str | None = None
+    # False: an active day is one user message and nothing else (no replies, no feedback):
+    # the cheapest community whose retention is known, for tests of retention alone
+    replies: bool = True
     cohort_days: int = 14
     max_day: int = 30  # days observed after the last cohort's first day
     start: datetime = datetime(2026, 10, 5, tzinfo=UTC)
@@ -167,6 +170,9 @@ def _day(w: _Writer, rng: random.Random, day: datetime, channel: str, user: str,
     start = day + timedelta(hours=rng.uniform(0, 10))
     if arm is not None:  # first sight: the user is put in their arm as they first write
         w.assignment(start, channel, user, arm)
+    if not w.spec.replies:
+        w.message(start, channel, user, None)
+        return
     last = _session(w, rng, start, channel, user)
     if rng.random() < 0.5:
         second = last + timedelta(minutes=31 + rng.uniform(0, 240))

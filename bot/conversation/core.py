@@ -73,8 +73,8 @@ class Conversations:
         respond = Respond(service, self.pacer, self.pending)
         prompt, generate = Prompt(service), Generate(service.engine)
         memory = Memory(service.memory, options.sampling.max_tokens or 256)
-        reply = (ExperimentArm(service), prompt, memory, generate, LoopGuard(generate), PostProcess(),
-                 StoreReply(service))
+        reply = (ExperimentArm(service), prompt, memory, generate, LoopGuard(generate),
+                 PostProcess(), StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(self.pending),
             RateLimit(service, RateLimiter(options.rate_limit, options.rate_window_s,

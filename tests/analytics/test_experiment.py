@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -12,40 +13,57 @@ import pytest
 from bot.analytics import format_events
 from bot.analytics.events import AssignmentEvent, EventError, event_to_json, parse_line
 from bot.analytics.experiment import NO_DIFFERENCE
-from bot.analytics.synthetic import ModelBehaviour, SyntheticCommunity, generate
+from bot.analytics.synthetic import SyntheticCommunity, generate
+from bot.cli import main
 from bot.reports.build import community_report
 from bot.storage import Store
 from bot.storage.events import Events
 from bot.storage.experiment_read import experiment_report
-from tests.clirun import blendbot
 
-# one exchange per session: few events per user-day, so thousands of users import quickly
-QUIET = {"m": ModelBehaviour(continuation=0.0, thumbs_up=0.0, thumbs_down=0.0,
-                             regenerate=0.0)}
 NAME = "blend-vs-solo"
 
 
-def community(users: int, arms: dict[str, float], seed: int) -> SyntheticCommunity:
+def community(users: int, arms: dict[str, float], seed: int,
+              replies: bool = False) -> SyntheticCommunity:
+    """Users split into `arms` (arm → its true ζ). Without replies an active day is one
+    message: thousands of users import in seconds."""
     return SyntheticCommunity(users=users, modes=arms, experiment=NAME, seed=seed,
-                              community="guild-exp", models=QUIET)
+                              community="guild-exp", replies=replies)
 
 
-def test_report_recovers_each_arms_zeta_and_names_the_winner(tmp_path: Path) -> None:
-    spec = community(3000, {"blend": 0.50, "solo": 0.65}, seed=5)
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+        ) -> Callable[..., tuple[int, str, str]]:
+    """`blendbot ARGS` in this process (the same code as the command, without its start-up):
+    exit code, stdout, stderr."""
+    monkeypatch.setenv("BLENDBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BLENDBOT_CONFIG", raising=False)
+    monkeypatch.delenv("BLENDBOT_DATABASE_URL", raising=False)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = main(list(args))
+        out = capsys.readouterr()
+        return code, out.out, out.err
+
+    return run
+
+
+def test_report_recovers_each_arms_zeta_and_names_the_winner(
+        tmp_path: Path, cli: Callable[..., tuple[int, str, str]]) -> None:
+    spec = community(2000, {"blend": 0.50, "solo": 0.65}, seed=5)
     events = tmp_path / "events.jsonl"
     with events.open("w", encoding="utf-8") as f:
         f.writelines(format_events(generate(spec)))
-    run = blendbot(tmp_path, "analytics", "import", str(events))
-    assert run.returncode == 0 and "0 malformed" in run.stdout, run.stderr
-    assert "imported 0 events" in blendbot(tmp_path, "analytics", "import",
-                                           str(events)).stdout  # assignments too
+    code, out, err = cli("analytics", "import", str(events))
+    assert code == 0 and "0 malformed" in out, err
 
     png = tmp_path / "arms.png"
     period = ("--since", spec.since.isoformat(), "--until", spec.until.isoformat())
-    out = blendbot(tmp_path, "report", "guild-exp", "--experiment", NAME, *period, "--json",
-                   "--png", str(png))
-    assert out.returncode == 0, out.stderr
-    x = json.loads(out.stdout.strip().splitlines()[-1])["experiment"]
+    code, out, err = cli("report", "guild-exp", "--experiment", NAME, *period, "--json",
+                         "--png", str(png))
+    assert code == 0, err
+    x = json.loads(out.strip().splitlines()[-1])["experiment"]
     arms = x["arms"]
     assert set(arms) == {"blend", "solo"}
     assert sum(a["users"] for a in arms.values()) == spec.users
@@ -61,10 +79,10 @@ def test_report_recovers_each_arms_zeta_and_names_the_winner(tmp_path: Path) -> 
     assert x["beta"] > 0 and x["beta_ci"][0] < x["beta_ci"][1]
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
-    text = blendbot(tmp_path, "report", "guild-exp", "--experiment", NAME, *period)
-    assert text.returncode == 0 and "Winner: blend" in text.stdout
-    exported = blendbot(tmp_path, "analytics", "export", "--community", "guild-exp")
-    lines = [json.loads(line) for line in exported.stdout.splitlines()]
+    code, out, _ = cli("report", "guild-exp", "--experiment", NAME, *period)
+    assert code == 0 and "Winner: blend" in out and "• solo: " in out
+    code, out, _ = cli("analytics", "export", "--community", "guild-exp")
+    lines = [json.loads(line) for line in out.splitlines()]
     assert sum(e["type"] == "assignment" for e in lines) == spec.users
 
 
@@ -81,7 +99,7 @@ async def _winner(store: Store, seed: int, users: int) -> str | None:
 
 @pytest.mark.parametrize("seed", [101, 102, 103])
 async def test_identical_arms_name_no_winner(store: Store, seed: int) -> None:
-    assert await _winner(store, seed, 1200) is None
+    assert await _winner(store, seed, 800) is None
 
 
 @pytest.mark.skipif(os.environ.get("BLENDBOT_LONG_TESTS") != "1",
@@ -111,7 +129,7 @@ async def test_too_few_users_is_said_not_fitted(store: Store) -> None:
 
 
 async def test_the_weekly_report_has_an_experiment_section(store: Store) -> None:
-    spec = community(600, {"blend": 0.5, "solo": 0.65}, seed=4)
+    spec = community(300, {"blend": 0.5, "solo": 0.65}, seed=4)
     await Events(store).import_events(generate(spec))
     built = await community_report(store, spec.platform, spec.community, spec.since,
                                    spec.until)
@@ -120,15 +138,24 @@ async def test_the_weekly_report_has_an_experiment_section(store: Store) -> None
     assert "Winner: " in built.text and len(built.text) <= 1024
 
 
-def test_unknown_experiment_is_one_line(tmp_path: Path) -> None:
+def test_unknown_experiment_is_one_line(tmp_path: Path,
+                                        cli: Callable[..., tuple[int, str, str]]) -> None:
     events = tmp_path / "e.jsonl"
     events.write_text("".join(format_events(generate(community(30, {"a": 0.5, "b": 0.5},
                                                                seed=1)))))
-    assert blendbot(tmp_path, "analytics", "import", str(events)).returncode == 0
-    out = blendbot(tmp_path, "report", "guild-exp", "--experiment", "nope")
-    assert out.returncode == 2 and "Traceback" not in out.stderr
-    assert out.stderr.strip().splitlines() == [
+    assert cli("analytics", "import", str(events))[0] == 0
+    code, _, err = cli("report", "guild-exp", "--experiment", "nope")
+    assert code == 2 and err.strip().splitlines() == [
         f"blendbot: error: no experiment 'nope' in guild-exp (known: {NAME})"]
+
+
+async def test_importing_assignments_again_adds_nothing(store: Store) -> None:
+    events = generate(community(50, {"a": 0.5, "b": 0.5}, seed=2))
+    first = await Events(store).import_events(events)
+    again = await Events(store).import_events(events)
+    assert first.added == len(events) and again.added == 0
+    exported = await Events(store).export()
+    assert sorted(map(event_to_json, exported)) == sorted(map(event_to_json, events))
 
 
 def test_assignment_events_round_trip_and_bad_ones_are_refused() -> None:

@@ -1,4 +1,5 @@
-"""Prompt: the channel's blend (or the user's experiment arm), persona, lorebook and history become one `ReplyRequest`."""
+"""Prompt: the channel's blend (or the user's experiment arm), persona, lorebook and history
+become one `ReplyRequest`."""
 
 from __future__ import annotations
 
