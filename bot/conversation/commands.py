@@ -111,6 +111,11 @@ class Commands:
             f"Answers: {'every message' if channel.answer_all else 'mentions and replies'}",
             f"Disclose model: {'on' if channel.disclose else 'off'}",
         ]
+        experiment = await self.service.experiments.running(channel.community_id)
+        if experiment is not None:
+            arms = ", ".join(f"{a.arm}={a.shown}" for a in experiment.arms)
+            lines.append(f"Experiment {experiment.name} is running: each user's replies use "
+                         f"their arm ({arms}), not this mode")
         return CommandResult("\n".join(lines))
 
     async def _learned_shares(self, channel: ChannelState) -> str:

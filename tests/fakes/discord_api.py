@@ -341,7 +341,7 @@ class FakeDiscord:
         await self.dispatch("MESSAGE_CREATE", msg)
         return msg
 
-    async def slash(self, name: str, sub: str | None = None, *, uid: str,
+    async def slash(self, name: str, sub: str | None = None, /, *, uid: str,
                     channel_id: str | None = None, **options: Any) -> str:
         """Run `/name [sub] key:value ...` as `uid`; returns the interaction id."""
         command = next(c for c in self.commands if c["name"] == name)
