@@ -2,8 +2,9 @@
 retention, and between arms the ratio of their retention curves.
 
 The unit is the user: each was put in one arm on first sight. An arm's cohort is its users
-assigned in the period; day 0 is the day they were assigned (in the community's timezone)
-and R(k) is the share of them active k days later, over all their channels. Engagement
+assigned in the period; day 0 is the day they were assigned, as they wrote (or their first
+active day after it), in the community's timezone, and R(k) is the share of them active k
+days later, over all their channels. Engagement
 counts their user-days from that day on. Everything comes from the per user-day rollups
 (`bot.analytics.from_days.UserDays`), and the intervals from the bootstrap over users that
 the reports use (`bot.analytics.retention.fit_retention`), each arm resampled on its own.
@@ -142,19 +143,30 @@ def _arm_dict(s: ArmStats, vs: Comparison | None) -> dict[str, Any]:
 
 def arm_cohorts(d: UserDays, members: Members, arm: int, p: Period, max_day: int
                 ) -> tuple[Cohorts, UserDays]:
-    """The arm's users assigned in the period, their days 0..max_day after assignment, and
-    their user-days from their assignment on."""
+    """The arm's users assigned in the period and active since, their days 0..max_day after
+    their first active day since assignment (the assignment day itself, when it happened as
+    they wrote), and their user-days from then on."""
     mine = (members.arm == arm) & (members.day >= p.first) & (members.day < p.end)
-    users, day0 = members.user[mine], members.day[mine]
+    users, assigned = members.user[mine], members.day[mine]
+    none = np.zeros((0, max_day + 1), dtype=bool)
     if users.size == 0:
-        none = np.zeros((0, max_day + 1), dtype=bool)
         return Cohorts((), (), none, none), UserDays.empty()
     size = int(max(d.user.max(initial=-1), users.max(initial=-1))) + 1
     index = np.full(size, -1)
     index[users] = np.arange(users.size)
     row = index[d.user]
+    since = (row >= 0) & (d.day >= np.where(row >= 0, assigned[np.maximum(row, 0)], 0))
+    first = np.full(users.size, np.iinfo(np.int64).max)
+    np.minimum.at(first, row[since], d.day[since])
+    seen = first < np.iinfo(np.int64).max  # active after their assignment
+    if not seen.any():
+        return Cohorts((), (), none, none), UserDays.empty()
+    renumber = np.full(users.size, -1)
+    renumber[seen] = np.arange(int(seen.sum()))
+    users, day0 = users[seen], first[seen]
+    row = np.where(row >= 0, renumber[np.maximum(row, 0)], -1)
+    keep = since & (row >= 0)
     k = d.day - np.where(row >= 0, day0[np.maximum(row, 0)], 0)
-    keep = (row >= 0) & (k >= 0)
     active = np.zeros((users.size, max_day + 1), dtype=bool)
     near = keep & (k <= max_day)
     active[row[near], k[near]] = True

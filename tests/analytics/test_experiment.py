@@ -7,12 +7,15 @@ import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
+import numpy as np
 import pytest
 
 from bot.analytics import format_events
 from bot.analytics.events import AssignmentEvent, EventError, event_to_json, parse_line
-from bot.analytics.experiment import NO_DIFFERENCE
+from bot.analytics.experiment import NO_DIFFERENCE, Members, arm_cohorts
+from bot.analytics.from_days import Period, UserDays
 from bot.analytics.synthetic import SyntheticCommunity, generate
 from bot.cli import main
 from bot.reports.build import community_report
@@ -169,3 +172,16 @@ def test_assignment_events_round_trip_and_bad_ones_are_refused() -> None:
     assert json.loads(event_to_json(event)) == json.loads(line)
     with pytest.raises(EventError, match="arm: expected a non-empty string"):
         parse_line(line.replace('"solo"', '""'))
+
+
+def test_day_zero_is_the_first_active_day_since_assignment() -> None:
+    base = 740_000
+    # user 0: active before (day 5) and after (days 12, 13) being assigned on day 10;
+    # user 1: assigned on day 10, never back; user 2: in the other arm
+    d = UserDays(np.array([0, 0, 0, 2]), np.array([5, 12, 13, 12]) + base,
+                 np.ones(4, dtype=np.int64), np.ones(4, dtype=np.int64), np.full(4, 3.0))
+    members = Members(np.array([0, 1, 2]), np.array([0, 0, 1]), np.array([10, 10, 10]) + base)
+    c, days = arm_cohorts(d, members, 0, Period(base, base + 40, ZoneInfo("UTC")), 30)
+    assert c.users == ("0",) and c.first_day[0].toordinal() == base + 12
+    assert c.active[0, :3].tolist() == [True, True, False]
+    assert sorted(days.day - base) == [12, 13]  # the day before assignment is not the arm's
