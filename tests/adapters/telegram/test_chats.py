@@ -25,7 +25,7 @@ async def test_private_chat_is_answered_in_plain_text_with_feedback_buttons(
     names = {c["command"] for c in fake.of("setMyCommands")[0].params["commands"]}
     assert {"start", "help", "mode", "models", "weights", "status", "chat", "disclose",
             "persona", "reset", "stats", "report", "remember", "memories",
-            "forget_memory"} == names
+            "forget_memory", "experiment"} == names
 
 
 async def test_group_answers_mentions_and_replies_only(app: App, fake: FakeTelegram) -> None:
