@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from discord.gateway import DiscordWebSocket
@@ -18,6 +19,7 @@ from bot.adapters.telegram import TelegramOptions, run_telegram
 from bot.app import App
 from bot.conversation.experiments import arm_index
 from bot.storage.experiments import Experiments
+from engines import ChatModel
 from tests.adapters.discord.conftest import make_app as discord_app
 from tests.adapters.discord.conftest import start_bot, until
 from tests.adapters.telegram.conftest import make_app as telegram_app
@@ -37,9 +39,11 @@ class Platform:
     users: dict[str, str]  # "admin" / "member" -> the platform's user id
     channel: str  # the group's channel id
 
-    async def command(self, who: str, words: list[str]) -> str: ...
+    async def command(self, who: str, words: list[str]) -> str:
+        raise NotImplementedError
 
-    async def say(self, who: str, text: str) -> str: ...
+    async def say(self, who: str, text: str) -> str:
+        raise NotImplementedError
 
 
 class OnDiscord(Platform):
@@ -53,7 +57,7 @@ class OnDiscord(Platform):
     async def command(self, who: str, words: list[str]) -> str:
         before = len(self.fake.followups())
         action, *rest = words
-        options: dict[str, object] = {}
+        options: dict[str, Any] = {}
         if action == "start":
             days = rest.pop() if "=" not in rest[-1] else None
             options = {"name": rest[0], "arms": " ".join(rest[1:])}
@@ -106,7 +110,7 @@ Starter = Callable[[], Awaitable[Platform]]
 @pytest.fixture(params=["discord", "telegram"])
 async def platform(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Starter]:
     stop: list[Callable[[], Awaitable[None]]] = []
-    models = [StubModel("a"), StubModel("b")]
+    models: list[ChatModel] = [StubModel("a"), StubModel("b")]
 
     async def start() -> Platform:
         if request.param == "discord":

@@ -42,10 +42,10 @@ async def test_a_user_keeps_their_arm_in_every_channel(core: Conversations) -> N
     elsewhere = [(await core.handle(event(u, "x1", community="g2"), MemoryOutbox())).model_id
                  for u in users for _ in range(3)]
     assert set(elsewhere) == {"a", "b"}  # another community: its channels' own uniform draw
-    channel = await core.service.store.find_channel("discord", "c1")
-    assert channel is not None
+    state = await core.service.store.find_channel("discord", "c1")
+    assert state is not None
     table = Experiments(core.service.store)
-    [experiment] = await table.all(channel.community_id)
+    [experiment] = await table.all(state.community_id)
     assert sum((await table.counts(experiment.id)).values()) == len(users)  # once each
     status = await core.commands.blend_status(event("user0", "c1"))
     assert "Experiment t1 is running: each user's replies use their arm (one=single:a, " \
