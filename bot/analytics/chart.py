@@ -78,7 +78,8 @@ def _retention(ax: Axes, r: Report) -> None:
 
 def _arms_retention(ax: Axes, x: ExperimentResult) -> None:
     """Each arm's R(k) after assignment, with its power-law fit."""
-    title = f"Experiment {x.name}: retention by arm ({x.winner or x.verdict})"
+    verdict = f"winner: {x.winner}" if x.winner else x.verdict
+    title = f"Experiment {x.name}: retention by arm ({verdict})"
     shown = False
     low = 1.0
     for colour, (arm, s) in zip(ARM_COLOURS * 2, x.arms.items(), strict=False):

@@ -104,8 +104,10 @@ def experiment_lines(x: ExperimentResult, *, detail: bool = False) -> list[str]:
     h = x.headline
     if h is not None and h.delta_zeta is not None:
         beta = f", β {h.beta:.2f}{_ci(h.beta_ci)}" if h.beta is not None else ""
-        lines.append(f"{h.arm} vs {h.reference}: Δζ {h.delta_zeta:+.2f}"
-                     f"{_ci(h.delta_zeta_ci)}{beta}")
+        dz = h.delta_zeta_ci
+        interval = f" [{dz[0]:+.2f}, {dz[1]:+.2f}]" if dz else ""
+        lines.append(f"{h.arm} vs {h.reference}: Δζ {h.delta_zeta:+.2f}{interval}"
+                     f" ({x.level:.0%}){beta}")
     lines.append(f"Winner: {x.winner}" if x.winner else f"Winner: none, {x.verdict}")
     return lines
 
