@@ -107,6 +107,7 @@ async def test_identical_arms_name_no_winner(store: Store, seed: int) -> None:
 
 @pytest.mark.skipif(os.environ.get("BLENDBOT_LONG_TESTS") != "1",
                     reason="the 100-seed sweep takes minutes: BLENDBOT_LONG_TESTS=1")
+@pytest.mark.timeout(3600)
 async def test_identical_arms_name_no_winner_in_95_of_100_seeds(tmp_path: Path) -> None:
     named = []
     for seed in range(100):
