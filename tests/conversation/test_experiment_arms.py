@@ -63,7 +63,7 @@ async def test_an_experiment_ends_after_its_days(core: Conversations) -> None:
     assert not experiment.running(utcnow() + timedelta(days=2, seconds=1))
 
 
-@pytest.mark.parametrize(("args", "says"), [
+BAD = [
     (("bad name!", ARMS, None), "Experiment names are letters, digits"),
     (("t", ARMS, "0"), "Days must be a whole number from 1 to 365"),
     (("t", ARMS, "soon"), "Days must be a whole number from 1 to 365"),
@@ -71,12 +71,14 @@ async def test_an_experiment_ends_after_its_days(core: Conversations) -> None:
     (("t", ["one=uniform", "two"], None), "'two' is not arm=mode-or-model"),
     (("t", ["one=uniform", "two=uniform:a"], None), "arm two: unknown or unavailable"),
     (("t", ["one=fuse", "two=uniform"], None), "arm one: unknown or unavailable"),  # no ranker
-])
-async def test_bad_input_is_refused_in_one_line(core: Conversations, args: tuple,
-                                                says: str) -> None:
+]
+
+
+async def test_bad_input_is_refused_in_one_line(core: Conversations) -> None:
     admin = event("root", "c0", admin=True)
-    result = await core.commands.experiment.start(admin, *args)
-    assert not result.ok and says in result.text and "\n" not in result.text
+    for args, says in BAD:
+        result = await core.commands.experiment.start(admin, *args)
+        assert not result.ok and says in result.text and "\n" not in result.text, args
     assert (await core.commands.experiment.status(admin)).text == \
         "No experiment is running here."
 
