@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bot.analytics import Event, EventError, event_to_json, parse_numbered
+from bot.analytics.summary import experiment_lines
 
 from .config import Settings
 from .database import store_for
 from .reports.build import UnknownCommunityError, community_report, resolve_community
 from .storage import Store
 from .storage.events import Events
+from .storage.experiment_read import UnknownExperimentError, experiment_report
 from .storage.rollups import Rollups
 
 
@@ -45,6 +49,9 @@ def add_parsers(sub: Any) -> None:
     report.add_argument("--until", type=_date, help="end, exclusive (default: now)")
     report.add_argument("--json", action="store_true", help="print the report as JSON")
     report.add_argument("--png", type=Path, help="write the chart to this PNG file")
+    report.add_argument("--experiment", metavar="NAME",
+                        help="read this A/B experiment: its arms' engagement, retention, ζ, "
+                             "Δζ and the winner (default period: the experiment's)")
 
 
 async def run(args: argparse.Namespace, settings: Settings) -> int:
@@ -130,6 +137,8 @@ async def _report(store: Store, args: argparse.Namespace) -> int:
     platform, ident = await _community(store, args.community)
     if args.since and args.until and args.until <= args.since:
         raise AnalyticsUsageError("--until must be after --since")
+    if args.experiment is not None:
+        return await _experiment(store, args, platform, ident)
     built = await community_report(store, platform, ident, args.since, args.until,
                                    chart=args.png is not None)
     if args.png is not None:
@@ -144,4 +153,28 @@ async def _report(store: Store, args: argparse.Namespace) -> int:
         print(built.report.to_json())
     else:
         print(built.text)
+    return 0
+
+
+async def _experiment(store: Store, args: argparse.Namespace, platform: str, ident: str
+                      ) -> int:
+    """`blendbot report COMMUNITY --experiment NAME`: the arms compared."""
+    try:
+        result = await experiment_report(store, platform, ident, args.experiment,
+                                         args.since, args.until)
+    except UnknownExperimentError as exc:
+        raise AnalyticsUsageError(str(exc)) from None
+    if args.png is not None:
+        from bot.analytics.chart import render_experiment_chart
+
+        png = await asyncio.to_thread(render_experiment_chart, result)
+        try:
+            args.png.write_bytes(png)
+        except OSError as exc:
+            raise AnalyticsUsageError(f"cannot write {args.png}: {exc.strerror}") from None
+    if args.json:
+        print(json.dumps({"community": ident, "experiment": result.to_dict()},
+                         ensure_ascii=False))
+    else:
+        print("\n".join(experiment_lines(result, detail=True)))
     return 0

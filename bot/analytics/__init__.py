@@ -5,6 +5,7 @@ the CLI and the scheduler only convert rows to events and call `build_report`.
 """
 
 from bot.analytics.events import (
+    AssignmentEvent,
     Event,
     EventError,
     FeedbackEvent,
@@ -25,6 +26,7 @@ from bot.analytics.summary import summary_text
 
 __all__ = [
     "AnalysisOptions",
+    "AssignmentEvent",
     "Event",
     "EventError",
     "FeedbackEvent",

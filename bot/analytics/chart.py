@@ -15,9 +15,11 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, MaxNLocator, NullFormatter
 
+from bot.analytics.experiment import ExperimentResult
 from bot.analytics.report import Report
 
 BLUE, ORANGE, GREEN, GREY = "#4C72B0", "#DD8452", "#55A868", "#8C8C8C"
+ARM_COLOURS = (BLUE, ORANGE, GREEN, "#C44E52", "#8172B3", "#937860", "#DA8BC3", GREY)
 
 
 def _empty(ax: Axes, title: str, note: str) -> None:
@@ -74,6 +76,52 @@ def _retention(ax: Axes, r: Report) -> None:
     ax.legend(fontsize=8, loc="lower left")
 
 
+def _arms_retention(ax: Axes, x: ExperimentResult) -> None:
+    """Each arm's R(k) after assignment, with its power-law fit."""
+    verdict = f"winner: {x.winner}" if x.winner else x.verdict
+    title = f"Experiment {x.name}: retention by arm ({verdict})"
+    shown = False
+    low = 1.0
+    for colour, (arm, s) in zip(ARM_COLOURS * 2, x.arms.items(), strict=False):
+        measured = {k: v for k, v in s.retention.as_dict().items() if v > 0}
+        if not measured:
+            continue
+        shown = True
+        k = np.array(list(measured), dtype=float)
+        low = min(low, min(measured.values()))
+        ax.loglog(k, list(measured.values()), "o", color=colour, markersize=3.5,
+                  label=f"{arm} ({s.users} users)")
+        if s.fit.zeta is not None and s.fit.r1 is not None:
+            grid = np.linspace(k.min(), k.max(), 50)
+            ci = s.fit.zeta_ci
+            interval = f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else ""
+            ax.loglog(grid, s.fit.r1 * grid ** (-s.fit.zeta), "-", color=colour,
+                      label=f"{arm} fit ζ {s.fit.zeta:.2f}{interval}")
+    if not shown:
+        _empty(ax, title, x.insufficient_data or "no returning users yet")
+        return
+    ax.set_title(title)
+    ax.set_xlabel("days after assignment (k)")
+    ax.set_ylabel("fraction active")
+    ax.set_ylim(max(min(low / 1.5, 0.1), 1e-3), 1.2)
+    percent = FuncFormatter(lambda v, _pos: f"{v:.0%}" if v >= 0.01 else f"{v:.1%}")
+    ax.yaxis.set_major_formatter(percent)
+    ax.yaxis.set_minor_formatter(NullFormatter())
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax.grid(which="both", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower left")
+
+
+def render_experiment_chart(experiment: ExperimentResult, *, dpi: int = 100) -> bytes:
+    """The arms' retention curves with their fits, as PNG bytes."""
+    fig = Figure(figsize=(9, 6), dpi=dpi, layout="constrained")
+    FigureCanvasAgg(fig)
+    _arms_retention(fig.subplots(), experiment)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    return buf.getvalue()
+
+
 def _model_bars(ax: Axes, r: Report, what: str) -> None:
     title = "Share of replies" if what == "share" else "User kept talking (≤ 5 min)"
     if not r.models:
@@ -98,13 +146,21 @@ def _model_bars(ax: Axes, r: Report, what: str) -> None:
     ax.grid(axis="x", alpha=0.3)
 
 
-def render_chart(report: Report, *, dpi: int = 100) -> bytes:
-    """The report's chart as PNG bytes (about 1100×750 pixels at the default dpi)."""
-    fig = Figure(figsize=(11, 7.5), dpi=dpi, layout="constrained")
+def render_chart(report: Report, *, dpi: int = 100,
+                 experiment: ExperimentResult | None = None) -> bytes:
+    """The report's chart as PNG bytes (about 1100×750 pixels at the default dpi; with an
+    experiment, a third row shows its arms' retention)."""
+    fig = Figure(figsize=(11, 7.5 if experiment is None else 11), dpi=dpi,
+                 layout="constrained")
     FigureCanvasAgg(fig)
     last_day = report.until - timedelta(microseconds=1)
     fig.suptitle(f"{report.community}: {report.since:%d %b} – {last_day:%d %b %Y} (UTC)")
-    (a, b), (c, d) = fig.subplots(2, 2)
+    if experiment is None:
+        (a, b), (c, d) = fig.subplots(2, 2)
+    else:
+        axes = fig.subplot_mosaic([["a", "b"], ["c", "d"], ["x", "x"]])
+        a, b, c, d = (axes[k] for k in "abcd")
+        _arms_retention(axes["x"], experiment)
     _daily_active(a, report)
     _retention(b, report)
     _model_bars(c, report, "share")

@@ -1,4 +1,5 @@
-"""Analytics events and their JSONL format: messages, feedback and setting changes.
+"""Analytics events and their JSONL format: messages, feedback, setting changes and
+experiment assignments.
 
 One JSON object per line, keys in this order (the same format is imported and exported)::
 
@@ -9,6 +10,8 @@ One JSON object per line, keys in this order (the same format is imported and ex
      "user": ..., "message": "<id of the bot message>", "kind": "up|down|regenerate"}
     {"type": "setting", "ts": ..., "platform": ..., "community": ..., "channel": ...,
      "user": "<who changed it>", "setting": "mode|persona", "value": "new value or null"}
+    {"type": "assignment", "ts": ..., "platform": ..., "community": ..., "channel": "<where
+     the user was first seen>", "user": ..., "experiment": "<name>", "arm": "<arm>"}
 
 Timestamps are timezone-aware UTC: offsets are converted to UTC, naive ones are refused.
 Keys not listed above are ignored, so older readers accept newer files.
@@ -30,6 +33,7 @@ FEEDBACK_KINDS = ("up", "down", "regenerate")
 SETTINGS = ("mode", "persona")
 ID_CHARS = 64  # ids (community, channel, user, message, model) as the database keeps them
 VALUE_CHARS = 100  # a setting's value
+ARM_CHARS = 32  # an experiment's arm
 # Any time zone can still show these days, and every database can store them.
 EARLIEST, LATEST = datetime(1970, 1, 1, tzinfo=UTC), datetime(9999, 1, 1, tzinfo=UTC)
 
@@ -84,7 +88,20 @@ class SettingEvent:
     value: str | None
 
 
-Event: TypeAlias = MessageEvent | FeedbackEvent | SettingEvent
+@dataclass(frozen=True, slots=True)
+class AssignmentEvent:
+    """A user was put in an `arm` of an `experiment` on first sight (in `channel`)."""
+
+    ts: datetime
+    platform: Platform
+    community: str
+    channel: str
+    user: str
+    experiment: str
+    arm: str
+
+
+Event: TypeAlias = MessageEvent | FeedbackEvent | SettingEvent | AssignmentEvent
 
 
 class LineError(NamedTuple):
@@ -194,8 +211,9 @@ def event_from_dict(obj: Mapping[str, Any]) -> Event:
     if not isinstance(obj, Mapping):
         raise EventError("expected a JSON object")
     kind = obj.get("type")
-    if kind not in ("message", "feedback", "setting"):
-        raise EventError(f"type: expected message, feedback or setting, got {_show(kind)}")
+    if kind not in ("message", "feedback", "setting", "assignment"):
+        raise EventError("type: expected message, feedback, setting or assignment, got "
+                         f"{_show(kind)}")
     common: dict[str, Any] = {
         "ts": parse_ts(obj.get("ts")),
         "platform": _choice(obj, "platform", PLATFORMS),
@@ -215,6 +233,11 @@ def event_from_dict(obj: Mapping[str, Any]) -> Event:
         return FeedbackEvent(
             message=_str(obj, "message"), kind=_choice(obj, "kind", FEEDBACK_KINDS), **common
         )
+    if kind == "assignment":
+        arm = _str(obj, "arm")
+        if len(arm) > ARM_CHARS:
+            raise EventError(f"arm: longer than {ARM_CHARS} characters ({len(arm)})")
+        return AssignmentEvent(experiment=_str(obj, "experiment"), arm=arm, **common)
     setting, value = _setting(obj)
     return SettingEvent(setting=setting, value=value, **common)
 
@@ -226,6 +249,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         head = {"type": "message", "id": event.id}
     elif isinstance(event, FeedbackEvent):
         head = {"type": "feedback"}
+    elif isinstance(event, AssignmentEvent):
+        head = {"type": "assignment"}
     else:
         head = {"type": "setting"}
     head |= {
@@ -239,6 +264,8 @@ def event_to_dict(event: Event) -> dict[str, Any]:
         return head | {"role": event.role, "model": event.model, "text": event.text}
     if isinstance(event, FeedbackEvent):
         return head | {"message": event.message, "kind": event.kind}
+    if isinstance(event, AssignmentEvent):
+        return head | {"experiment": event.experiment, "arm": event.arm}
     return head | {"setting": event.setting, "value": event.value}
 
 
@@ -246,11 +273,14 @@ def event_key(event: Event) -> tuple[str, ...]:
     """What makes an event the same event: importing one whose key exists is a duplicate.
 
     A message is its id in its channel (Telegram ids are unique per chat only); feedback and
-    settings have no id, so all their fields are their identity.
+    settings have no id, so all their fields are their identity; a user has one arm per
+    experiment.
     """
     where = (event.platform, event.community, event.channel)
     if isinstance(event, MessageEvent):
         return ("message", *where, event.id)
+    if isinstance(event, AssignmentEvent):
+        return ("assignment", event.platform, event.community, event.experiment, event.user)
     ts = format_ts(event.ts)
     if isinstance(event, FeedbackEvent):
         return ("feedback", *where, event.user, event.message, event.kind, ts)

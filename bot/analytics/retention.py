@@ -19,7 +19,7 @@ users keeps that correlation.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 
 import numpy as np
@@ -81,6 +81,11 @@ class PowerLawFit:
     points: int  # days k used
     users: int  # cohort users
     insufficient_data: str | None = None
+    # the bootstrap: ζ of each draw (nan where it could not be fitted), and each draw's
+    # observed and active users per day k (for comparing two fits draw by draw)
+    draws: np.ndarray | None = field(default=None, repr=False, compare=False)
+    draw_counts: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False,
+                                                              compare=False)
 
     @classmethod
     def insufficient(cls, reason: str, *, points: int, users: int) -> PowerLawFit:
@@ -231,6 +236,8 @@ def fit_retention(
         stderr=stderr,
         points=points,
         users=users,
+        draws=zetas,
+        draw_counts=(boot_n, boot_a),
     )
 
 
@@ -239,8 +246,14 @@ def curve_ratio(
 ) -> RatioFit | None:
     """Fit R_a(k)/R_b(k) ≈ β·k^(Δζ) on the days both curves measure; None if under 2 days."""
     k = min(a.days.size, b.days.size)
-    days, ra, rb = a.days[:k], a.rate[:k], b.rate[:k]
-    na, nb = a.users[:k].astype(float), b.users[:k].astype(float)
+    return counts_ratio(a.days[:k], a.rate[:k], b.rate[:k], a.users[:k], b.users[:k],
+                        min_point_users=min_point_users)
+
+
+def counts_ratio(days: np.ndarray, ra: np.ndarray, rb: np.ndarray, na: np.ndarray,
+                 nb: np.ndarray, *, min_point_users: int = MIN_POINT_USERS) -> RatioFit | None:
+    """`curve_ratio` of two curves given as rates and observed users per day k."""
+    na, nb = na.astype(float), nb.astype(float)
     ok = (na >= min_point_users) & (nb >= min_point_users) & (ra > 0) & (rb > 0)
     if ok.sum() < 2:
         return None

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 
+from bot.analytics.experiment import ExperimentResult
 from bot.analytics.report import Report
 
 MAX_CHARS = 1024  # Telegram's photo caption limit (Discord embeds allow more)
@@ -78,8 +80,42 @@ def _modes_line(r: Report) -> str | None:
     return "Modes: " + "; ".join(parts)
 
 
-def summary_text(report: Report, *, max_chars: int = MAX_CHARS) -> str:
-    """This week vs last week (▲/▼), top models, retention and ζ, within `max_chars`."""
+def _ci(ci: tuple[float, float] | None) -> str:
+    return f" ({ci[0]:.2f}–{ci[1]:.2f})" if ci else ""
+
+
+def experiment_lines(x: ExperimentResult, *, detail: bool = False) -> list[str]:
+    """The experiment's section: each arm's users, minutes per user-day and ζ, then Δζ and
+    the winner (or why there is none). `detail`: R(1), R(7), R(30) and intervals too."""
+    lines = [f"🧪 Experiment {x.name} ({x.since:%d %b} – "
+             f"{(x.until - timedelta(microseconds=1)):%d %b %Y}):"]
+    for arm, s in x.arms.items():
+        zeta = (f"ζ {s.fit.zeta:.2f}{_ci(s.fit.zeta_ci)}" if s.fit.zeta is not None
+                else "ζ –")
+        spec = f" [{s.spec}]" if s.spec else ""
+        line = (f"• {arm}{spec}: {s.users} users, "
+                f"{_num(s.engagement.minutes_per_user_day)} min/user-day")
+        if detail:
+            line += _ci(s.minutes_ci)
+            measured = s.retention.as_dict()
+            line += ", " + ", ".join(f"R({k}) {_pct(measured[k])}" for k in RETENTION_DAYS
+                                     if k in measured)
+        lines.append(f"{line}, {zeta}")
+    h = x.headline
+    if h is not None and h.delta_zeta is not None:
+        beta = f", β {h.beta:.2f}{_ci(h.beta_ci)}" if h.beta is not None else ""
+        dz = h.delta_zeta_ci
+        interval = f" [{dz[0]:+.2f}, {dz[1]:+.2f}]" if dz else ""
+        lines.append(f"{h.arm} vs {h.reference}: Δζ {h.delta_zeta:+.2f}{interval}"
+                     f" ({x.level:.0%}){beta}")
+    lines.append(f"Winner: {x.winner}" if x.winner else f"Winner: none, {x.verdict}")
+    return lines
+
+
+def summary_text(report: Report, *, max_chars: int = MAX_CHARS,
+                 extra: Sequence[str] = ()) -> str:
+    """This week vs last week (▲/▼), top models, retention and ζ, then `extra` lines (an
+    experiment's section), within `max_chars`."""
     last_day = (report.until - timedelta(microseconds=1)).date()
     week_start = (report.until - timedelta(days=7)).date()
     head = f"📊 {report.community} · week of {week_start:%d %b} – {last_day:%d %b %Y}"
@@ -88,6 +124,7 @@ def summary_text(report: Report, *, max_chars: int = MAX_CHARS) -> str:
         lines += [x for x in (_model_line(report, top) if top else None,) if x]
         lines.append(_retention_line(report))
         lines += [x for x in (_modes_line(report),) if x]
+        lines += extra
         text = "\n".join(lines)
         if len(text) <= max_chars:
             return text

@@ -23,6 +23,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bot.analytics.events import (
+    AssignmentEvent,
     Event,
     FeedbackEvent,
     FeedbackKind,
@@ -63,6 +64,12 @@ class SyntheticCommunity:
     r1: float = 0.5
     models: Mapping[str, ModelBehaviour] = field(default_factory=_default_models)
     modes: Mapping[str, float] | None = None  # mode → its ζ; None: every channel `uniform`
+    # an experiment's name: `modes` are then its arms (arm → its ζ), each user is assigned
+    # to one at their first message (an assignment event), and no mode is set
+    experiment: str | None = None
+    # False: an active day is one user message and nothing else (no replies, no feedback):
+    # the cheapest community whose retention is known, for tests of retention alone
+    replies: bool = True
     cohort_days: int = 14
     max_day: int = 30  # days observed after the last cohort's first day
     start: datetime = datetime(2026, 10, 5, tzinfo=UTC)
@@ -120,6 +127,12 @@ class _Writer:
         where = self._where(channel, user)
         self.events.append(FeedbackEvent(ts=ts, message=message, kind=kind, **where))
 
+    def assignment(self, ts: datetime, channel: str, user: str, arm: str) -> None:
+        assert self.spec.experiment is not None
+        where = self._where(channel, user)
+        self.events.append(AssignmentEvent(ts=ts, experiment=self.spec.experiment, arm=arm,
+                                           **where))
+
     def mode(self, channel: str, mode: str) -> None:
         where = self._where(channel, ADMIN_USER)
         self.events.append(SettingEvent(ts=self.spec.start, setting="mode", value=mode, **where))
@@ -152,8 +165,15 @@ def _session(w: _Writer, rng: random.Random, start: datetime, channel: str, user
         t = reply_ts + timedelta(seconds=rng.uniform(10, 240))
 
 
-def _day(w: _Writer, rng: random.Random, day: datetime, channel: str, user: str) -> None:
-    last = _session(w, rng, day + timedelta(hours=rng.uniform(0, 10)), channel, user)
+def _day(w: _Writer, rng: random.Random, day: datetime, channel: str, user: str,
+         arm: str | None = None) -> None:
+    start = day + timedelta(hours=rng.uniform(0, 10))
+    if arm is not None:  # first sight: the user is put in their arm as they first write
+        w.assignment(start, channel, user, arm)
+    if not w.spec.replies:
+        w.message(start, channel, user, None)
+        return
+    last = _session(w, rng, start, channel, user)
     if rng.random() < 0.5:
         second = last + timedelta(minutes=31 + rng.uniform(0, 240))
         if second < day + timedelta(hours=20):
@@ -170,10 +190,12 @@ def generate(spec: SyntheticCommunity) -> list[Event]:
         user = f"u{n:05d}"
         channel = f"ch-{user}"
         mode = rng.choice(modes)
-        w.mode(channel, mode)
+        if spec.experiment is None:
+            w.mode(channel, mode)
         first = rng.randrange(spec.cohort_days)
         for k in range(horizon - first):
             if k == 0 or rng.random() < spec.retention(k, mode if spec.modes else None):
-                _day(w, rng, spec.start + timedelta(days=first + k), channel, user)
-    w.events.sort(key=lambda e: e.ts)
+                arm = mode if k == 0 and spec.experiment is not None else None
+                _day(w, rng, spec.start + timedelta(days=first + k), channel, user, arm)
+    w.events.sort(key=lambda e: (e.ts, not isinstance(e, AssignmentEvent)))
     return w.events

@@ -1,4 +1,5 @@
-"""The platform-neutral command layer: `/blend …`, `/persona …`, `/reset`, `/stats`.
+"""The platform-neutral command layer: `/blend …`, `/persona …`, `/reset`, `/stats`
+(`/remember …` and `/experiment …` in their own files).
 
 Adapters parse the platform's command into an `InboundEvent` (whether the user is an admin
 there included) and arguments, and render the `CommandResult`; the meaning lives only here.
@@ -39,6 +40,7 @@ def _on_off(value: str) -> bool | None:
 
 class Commands:
     def __init__(self, service: ChatService, reports: ReportService | None = None) -> None:
+        from .experiment_commands import ExperimentCommands
         from .memory_commands import MemoryCommands
         from .privacy_commands import PrivacyCommands
         from .safety_commands import SafetyCommands
@@ -48,6 +50,7 @@ class Commands:
         self.memory = MemoryCommands(service)  # /remember, /memories, /forget_memory
         self.safety = SafetyCommands(service)  # /access, /quota, /usage, /moderation
         self.privacy = PrivacyCommands(service)  # /forget, /nsfw
+        self.experiment = ExperimentCommands(service)  # /experiment start|status|stop
 
     def modes(self) -> list[str]:
         """The blend modes this process can serve."""
@@ -114,6 +117,11 @@ class Commands:
             f"Answers: {'every message' if channel.answer_all else 'mentions and replies'}",
             f"Disclose model: {'on' if channel.disclose else 'off'}",
         ]
+        experiment = await self.service.experiments.running(channel.community_id)
+        if experiment is not None:
+            arms = ", ".join(f"{a.arm}={a.shown}" for a in experiment.arms)
+            lines.append(f"Experiment {experiment.name} is running: each user's replies use "
+                         f"their arm ({arms}), not this mode")
         return CommandResult("\n".join(lines))
 
     async def _learned_shares(self, channel: ChannelState) -> str:

@@ -30,6 +30,7 @@ from .safety.modlog import ModLog, PostLine
 from .service import ChatService
 from .stages.access import Access
 from .stages.addressed import Addressed
+from .stages.experiment import ExperimentArm
 from .stages.generate import Generate
 from .stages.limits import RateLimit
 from .stages.loopguard import LoopGuard
@@ -82,9 +83,9 @@ class Conversations:
         safety, moderator = service.safety, Moderator(service.safety, options.safety,
                                                       self.modlog)
         quota = Quota(service, safety, options.safety)
-        reply = (PersonaAllowed(service), prompt, memory, generate, LoopGuard(generate),
-                 OutputModeration(moderator, generate), PostProcess(service.secrets),
-                 StoreReply(service))
+        reply = (PersonaAllowed(service), ExperimentArm(service), prompt, memory, generate,
+                 LoopGuard(generate), OutputModeration(moderator, generate),
+                 PostProcess(service.secrets), StoreReply(service))
         self.turns = Pipeline([
             order, respond, Addressed(service), Seen(self.pending),
             Access(safety, self.modlog),

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 
 from .commands import CommandResult, Commands
+from .experiment_commands import USAGE
 from .inbound import InboundEvent
 
 Run = Callable[[Commands, InboundEvent, Sequence[str]], Awaitable[CommandResult]]
@@ -35,6 +36,8 @@ MENU: tuple[tuple[str, str], ...] = (
     ("usage", "Your tokens today (admins: the group's and the models' spend)"),
     ("moderation", "/moderation word|regex <text> | remove <n> | list | log here|off | "
      "text on|off (admins)"),
+    ("experiment", "/experiment start <name> <arm>=<mode-or-model> ... [days] | status | "
+     "stop (admins)"),
 )
 
 HELP = "\n".join([
@@ -82,6 +85,19 @@ async def _report(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> Comman
         return await c.report_schedule(ctx, args[1], args[2], args[3] if len(args) > 3 else "UTC")
     return _usage("Usage: /report now | /report here | /report schedule <weekday> <hour> "
                   "[timezone], e.g. /report schedule mon 9 Europe/Berlin")
+
+
+async def _experiment(c: Commands, ctx: InboundEvent, args: Sequence[str]) -> CommandResult:
+    action = _first(args).lower()
+    if action == "status":
+        return await c.experiment.status(ctx)
+    if action == "stop":
+        return await c.experiment.stop(ctx)
+    if action == "start" and len(args) >= 2:
+        rest = list(args[2:])
+        days = rest.pop() if rest and "=" not in rest[-1] else None
+        return await c.experiment.start(ctx, args[1], rest, days)
+    return _usage(f"{USAGE}; /experiment status; /experiment stop")
 
 
 def _first(args: Sequence[str]) -> str:
@@ -150,6 +166,7 @@ RUN: dict[str, Run] = {
     "persona": _persona,
     "reset": lambda c, ctx, a: c.reset(ctx),
     "report": _report,
+    "experiment": _experiment,
     "stats": lambda c, ctx, a: c.stats(ctx),
     "remember": lambda c, ctx, a: c.memory.remember(ctx, " ".join(a)),
     "memories": lambda c, ctx, a: c.memory.memories(ctx),

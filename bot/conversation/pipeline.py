@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from engines import Generation, ReplyRequest
+from engines import BlendSettings, Generation, ReplyRequest
 
 from ..storage import ChannelState, StoredMessage
 from .inbound import InboundEvent
@@ -45,6 +45,7 @@ class Turn:
     addressed: bool = False  # the bot is meant to answer (an apology is owed on failure)
     user_stored: bool = False
     history: list[StoredMessage] = field(default_factory=list)
+    arm: BlendSettings | None = None  # the user's experiment arm, when one runs here
     request: ReplyRequest | None = None
     generation: Generation | None = None
     live: LivePreview | None = None

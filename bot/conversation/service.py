@@ -23,6 +23,7 @@ from ..storage.library import Library
 from ..storage.memory import Memories
 from ..storage.safety import SafetyStore
 from ..storage.store import AlsoWrite
+from .experiments import ExperimentArms
 from .inbound import InboundEvent
 from .learning import Learning
 from .memory import ChannelMemory
@@ -63,10 +64,13 @@ class ChatService:
         self.safety = SafetyStore(store)
         self.secrets = Secrets(options.secrets)
         self.nsfw = NsfwGate(store)
+        self.experiments = ExperimentArms(store)
 
-    async def blend_for_reply(self, channel: ChannelState) -> BlendSettings:
-        """The channel's blend with what `learned` needs: its community's evidence."""
-        blend = self.blend_of(channel)
+    async def blend_for_reply(self, channel: ChannelState,
+                              arm: BlendSettings | None = None) -> BlendSettings:
+        """The channel's blend (or the user's experiment `arm`), with what `learned` needs:
+        its community's evidence."""
+        blend = arm or self.blend_of(channel)
         if blend.mode != "learned":
             return blend
         return replace(blend, arms=await self.learning.arms(channel.community_id))

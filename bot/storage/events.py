@@ -11,14 +11,25 @@ from sqlalchemy import Table, and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.analytics import Event, FeedbackEvent, MessageEvent, SettingEvent
+from bot.analytics import AssignmentEvent, Event, FeedbackEvent, MessageEvent, SettingEvent
 from bot.analytics.events import FeedbackKind, Platform, Role, SettingName
 
 from .learned import LearnedArms
 from .privacy import Privacy
 from .rollups import Rollups
 from .store import Store
-from .tables import Base, Channel, Community, Feedback, Message, SettingChange, User, utcnow
+from .tables import (
+    Assignment,
+    Base,
+    Channel,
+    Community,
+    ExperimentRow,
+    Feedback,
+    Message,
+    SettingChange,
+    User,
+    utcnow,
+)
 
 _ROLE_OUT: dict[str, Role] = {"user": "user", "assistant": "bot"}
 _ROLE_IN: dict[Role, str] = {"user": "user", "bot": "assistant"}
@@ -55,13 +66,15 @@ class Events:
 
     async def export(self, community: str | None = None, platform: str | None = None,
                      until: datetime | None = None) -> list[Event]:
-        """Every message, feedback and setting change (of one community), oldest first."""
+        """Every message, feedback, setting change and experiment assignment (of one
+        community), oldest first."""
         return [e async for e in self.stream(community, platform, until)]
 
     async def stream(self, community: str | None = None, platform: str | None = None,
                      until: datetime | None = None) -> AsyncIterator[Event]:
         """`export`'s events one at a time, read a page at a time (bounded memory): messages,
-        feedback and setting changes merged by time (at the same time in that order)."""
+        feedback, setting changes and assignments merged by time (at the same time in that
+        order)."""
         where = []
         if community is not None:
             where.append(Community.external_id == community)
@@ -83,6 +96,11 @@ class Events:
                     SettingChange.setting, SettingChange.value, *cols)
              .join(Channel, Channel.id == SettingChange.channel_id)
              .outerjoin(User, User.id == SettingChange.user_id), SettingChange, _setting),
+            (select(Assignment.id, Assignment.created_at, User.external_id, ExperimentRow.name,
+                    Assignment.arm, *cols)
+             .join(ExperimentRow, ExperimentRow.id == Assignment.experiment_id)
+             .join(Channel, Channel.id == Assignment.channel_id)
+             .join(User, User.id == Assignment.user_id), Assignment, _assignment),
         )
         pages = [self._pages(q.join(Community, Community.id == Channel.community_id)
                              .where(*where, *([table.created_at < until] if until else [])),
@@ -128,7 +146,8 @@ class Events:
         """Add events in one transaction; ones already present are skipped.
 
         Messages are the same when their channel and id match, feedback when its message,
-        user and kind match, setting changes when all their fields match.
+        user and kind match, setting changes when all their fields match, assignments when
+        their experiment and user match (a user keeps their first arm).
         """
         events = list(events)
         async with self.store.session() as s:
@@ -200,7 +219,11 @@ class Events:
                     new_settings.append({"channel_id": cid, "user_id": uid,
                                          "setting": e.setting, "value": e.value,
                                          "created_at": e.ts})
-            for table, rows in ((Feedback, new_feedback), (SettingChange, new_settings)):
+            new_assignments = await _assignments(
+                s, [e for e in events if isinstance(e, AssignmentEvent)], communities,
+                channels, users)
+            for table, rows in ((Feedback, new_feedback), (SettingChange, new_settings),
+                                (Assignment, new_assignments)):
                 if rows:
                     await (await s.connection()).execute(insert(_table(table)), rows)
             await s.commit()
@@ -208,7 +231,7 @@ class Events:
             await LearnedArms(self.store).forget(set(communities.values()))
         if catch_up:  # else the caller runs `Rollups.catch_up` once after its batches
             await Rollups(self.store).catch_up(set(communities.values()))
-        added = len(new_messages) + len(new_feedback) + len(new_settings)
+        added = len(new_messages) + len(new_feedback) + len(new_settings) + len(new_assignments)
         return ImportResult(added, len(events) - added - len(missing), tuple(missing))
 
 
@@ -262,6 +285,54 @@ def _setting(_: int, ts: datetime, user: str | None, setting: str, value: str | 
     return SettingEvent(ts=ts, platform=cast(Platform, plat), community=comm,
                         channel=channel, user=user or "admin",
                         setting=cast(SettingName, setting), value=value)
+
+
+def _assignment(_: int, ts: datetime, user: str, experiment: str, arm: str, channel: str,
+                comm: str, plat: str) -> Event:
+    return AssignmentEvent(ts=ts, platform=cast(Platform, plat), community=comm,
+                           channel=channel, user=user, experiment=experiment, arm=arm)
+
+
+async def _assignments(s: AsyncSession, events: list[AssignmentEvent],
+                       communities: dict[tuple[str, str], int],
+                       channels: dict[tuple[str, str], int], users: dict[tuple[str, str], int]
+                       ) -> list[dict[str, Any]]:
+    """The assignment rows to add: a user's first arm in each experiment. An experiment not
+    known here is added as a record (its arms' modes unknown: it cannot run here)."""
+    if not events:
+        return []
+    wanted: dict[tuple[int, str], list[AssignmentEvent]] = {}
+    for e in events:
+        wanted.setdefault((communities[e.platform, e.community], e.experiment), []).append(e)
+    ids: dict[tuple[int, str], int] = {}
+    for community_id, name in wanted:
+        ident = await s.scalar(select(ExperimentRow.id).where(
+            ExperimentRow.community_id == community_id, ExperimentRow.name == name))
+        if ident is None:
+            mine = wanted[community_id, name]
+            arms = sorted({e.arm for e in mine})
+            row = ExperimentRow(community_id=community_id, name=name,
+                                arms=[{"arm": a, "mode": None, "model": None} for a in arms],
+                                started_at=min(e.ts for e in mine))
+            s.add(row)
+            await s.flush()
+            ident = row.id
+        ids[community_id, name] = ident
+    taken: set[tuple[int, int]] = set()
+    experiment_ids = sorted(set(ids.values()))
+    for i in range(0, len(experiment_ids), LOOKUP):
+        taken |= {(x, u) for x, u in await s.execute(
+            select(Assignment.experiment_id, Assignment.user_id)
+            .where(Assignment.experiment_id.in_(experiment_ids[i:i + LOOKUP])))}
+    rows = []
+    for e in sorted(events, key=lambda e: e.ts):
+        key = (ids[communities[e.platform, e.community], e.experiment], users[e.platform, e.user])
+        if key in taken:
+            continue
+        taken.add(key)
+        rows.append({"experiment_id": key[0], "user_id": key[1], "arm": e.arm,
+                     "channel_id": channels[e.platform, e.channel], "created_at": e.ts})
+    return rows
 
 
 def _table(model: type[Base]) -> Table:

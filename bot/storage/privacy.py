@@ -23,10 +23,12 @@ from .rollups import Rollups, mark_stale
 from .store import Store
 from .tables import (
     AccessRule,
+    Assignment,
     CandidateRow,
     Channel,
     Community,
     Delivery,
+    ExperimentRow,
     Feedback,
     LearnedArm,
     MemoryFact,
@@ -169,6 +171,13 @@ class Privacy:
             await s.execute(update(SettingChange).where(
                 SettingChange.user_id == user_id, SettingChange.channel_id.in_(scope))
                 .values(user_id=None))
+            arms = delete(Assignment).where(Assignment.user_id == user_id)
+            if community_id is not None:
+                arms = arms.where(Assignment.experiment_id.in_(select(ExperimentRow.id).where(
+                    ExperimentRow.community_id == community_id)))
+            await s.execute(arms)
+            await s.execute(update(ExperimentRow).where(ExperimentRow.started_by == user_id)
+                            .values(started_by=None))
             for counted in (RollupUserDay, TokenUsage):
                 rollups = delete(counted).where(counted.user_id == user_id)
                 if community_id is not None:
@@ -197,7 +206,8 @@ class Privacy:
                     ~exists().where(Feedback.user_id == User.id),
                     ~exists().where(MemoryFact.user_id == User.id),
                     ~exists().where(MemoryFact.author_id == User.id),
-                    ~exists().where(SettingChange.user_id == User.id)))
+                    ~exists().where(SettingChange.user_id == User.id),
+                    ~exists().where(Assignment.user_id == User.id)))
                 ids = list(await s.scalars(unused))
                 if ids:
                     await s.execute(delete(RollupUserDay).where(RollupUserDay.user_id.in_(ids)))
@@ -229,12 +239,12 @@ class Privacy:
                     await s.execute(delete(table).where(table.message_id.in_(chunk)))
             for chunk in _chunks(ids):
                 await s.execute(delete(Message).where(Message.id.in_(chunk)))
-            for kept in (MemorySummary, MemoryFact, SettingChange, AccessRule):
+            for kept in (MemorySummary, MemoryFact, SettingChange, AccessRule, Assignment):
                 await s.execute(delete(kept).where(kept.channel_id.in_(channels)))
             await s.execute(delete(Channel).where(Channel.community_id == community_id))
             for rollup in (RollupUserDay, RollupReplyDay, RollupChannelDay, RollupState,
                            RollupDirty, ReportRun, LearnedArm, AccessRule, ModerationRule,
-                           SafetySettings, TokenUsage):
+                           SafetySettings, TokenUsage, ExperimentRow):
                 await s.execute(delete(rollup).where(rollup.community_id == community_id))
             await s.execute(delete(Community).where(Community.id == community_id))
             await s.commit()

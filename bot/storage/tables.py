@@ -435,3 +435,37 @@ class TokenUsage(Base):
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+class ExperimentRow(Base):
+    """An A/B experiment of one community: its arms (`[{"arm", "mode", "model"}]`, in the
+    order given), when it started and when it ends (`ends_at`: its planned end; `stopped_at`:
+    stopped early, or imported as a record only)."""
+
+    __tablename__ = "experiments"
+    __table_args__ = (UniqueConstraint("community_id", "name"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(
+        ForeignKey("communities.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(64))
+    arms: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    ends_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    started_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), default=None)
+
+
+class Assignment(Base):
+    """A user's arm in an experiment, fixed on first sight (`channel_id`: where)."""
+
+    __tablename__ = "experiment_assignments"
+    __table_args__ = (UniqueConstraint("experiment_id", "user_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    experiment_id: Mapped[int] = mapped_column(
+        ForeignKey("experiments.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    channel_id: Mapped[int] = mapped_column(ForeignKey("channels.id", ondelete="CASCADE"))
+    arm: Mapped[str] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

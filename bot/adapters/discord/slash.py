@@ -1,6 +1,6 @@
-"""Slash commands: `/blend …`, `/persona …`, `/reset`, `/stats`, `/remember`, `/memories`,
-`/forget_memory`, `/forget`, `/access …`, `/quota …`, `/usage`, `/moderation …` → the command
-layer."""
+"""Slash commands: `/blend …`, `/persona …`, `/report …`, `/experiment …`, `/reset`,
+`/stats`, `/remember`, `/memories`, `/forget_memory`, `/forget`, `/access …`, `/quota …`,
+`/usage`, `/moderation …` → the command layer."""
 
 from __future__ import annotations
 
@@ -155,6 +155,28 @@ def build(core: Conversations) -> list[app_commands.Command | app_commands.Group
         await answer(interaction, core, lambda ctx: commands.report_schedule(
             ctx, weekday, str(hour), timezone))
 
+    experiment = app_commands.Group(name="experiment", description="A/B experiments: users "
+                                    "split into arms, read by retention",
+                                    default_permissions=ADMIN)
+
+    @experiment.command(name="start", description="Split this server's users into arms")
+    @app_commands.describe(name="a name for the experiment",
+                           arms="arm=mode-or-model ..., e.g. blend=uniform "
+                                "solo=single:gemma3-270m",
+                           days="end it after this many days (default: until stopped)")
+    async def experiment_start(interaction: discord.Interaction, name: str, arms: str,
+                               days: int | None = None) -> None:
+        await answer(interaction, core, lambda ctx: commands.experiment.start(
+            ctx, name, arms.split(), None if days is None else str(days)))
+
+    @experiment.command(name="status", description="The running experiment and its arms")
+    async def experiment_status(interaction: discord.Interaction) -> None:
+        await answer(interaction, core, commands.experiment.status, private=True)
+
+    @experiment.command(name="stop", description="Stop the running experiment")
+    async def experiment_stop(interaction: discord.Interaction) -> None:
+        await answer(interaction, core, commands.experiment.stop)
+
     @app_commands.command(name="stats", description="Messages, users and models here")
     async def stats(interaction: discord.Interaction) -> None:
         await answer(interaction, core, commands.stats, private=True)
@@ -268,5 +290,5 @@ def build(core: Conversations) -> list[app_commands.Command | app_commands.Group
         await answer(interaction, core, lambda ctx: privacy.forget(ctx, confirm or ""),
                      private=True)
 
-    return [blend, persona, report, reset, stats, remember, memories, forget_memory, forget,
-            access, quota, usage, moderation]
+    return [blend, persona, report, experiment, reset, stats, remember, memories,
+            forget_memory, forget, access, quota, usage, moderation]

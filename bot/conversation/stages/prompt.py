@@ -1,4 +1,5 @@
-"""Prompt: the channel's blend, persona, lorebook and history become one `ReplyRequest`."""
+"""Prompt: the channel's blend (or the user's experiment arm), persona, lorebook and history
+become one `ReplyRequest`."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class Prompt:
         channel = turn.channel
         assert channel is not None
         service, options = self.service, self.service.options
-        blend = await service.blend_for_reply(channel)
+        blend = await service.blend_for_reply(channel, turn.arm)
         try:
             service.engine.check(blend)
         except BlendError as exc:

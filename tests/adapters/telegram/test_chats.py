@@ -26,7 +26,7 @@ async def test_private_chat_is_answered_in_plain_text_with_feedback_buttons(
     assert {"start", "help", "mode", "models", "weights", "status", "chat", "disclose",
             "persona", "reset", "stats", "report", "remember", "memories",
             "forget_memory", "forget", "nsfw", "access", "quota", "usage",
-            "moderation"} == names
+            "moderation", "experiment"} == names
 
 
 async def test_group_answers_mentions_and_replies_only(app: App, fake: FakeTelegram) -> None:
