@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from typing import Any
 from urllib.parse import urlparse
 
 from telegram import BotCommand, Update, ext
@@ -70,6 +69,7 @@ async def run_telegram(core: Conversations, settings: Settings,
             updater = application.updater
             assert updater is not None
             async with contextlib.AsyncExitStack() as stack:
+                stack.push_async_callback(_stop, application)  # last, after the rest
                 if settings.telegram_webhook_url and secret:
                     await _start_webhook(stack, application, core, settings, secret)
                 else:
@@ -83,8 +83,6 @@ async def run_telegram(core: Conversations, settings: Settings,
                     await asyncio.Event().wait()  # until cancelled
                 finally:
                     core.platform_connected("telegram", False)
-            if application.running:
-                await application.stop()
     except InvalidToken:
         raise ConfigError("TELEGRAM_TOKEN was rejected by the Telegram Bot API "
                           "(check the token BotFather gave you)") from None
@@ -94,8 +92,13 @@ async def run_telegram(core: Conversations, settings: Settings,
                           f"{reason}") from None
 
 
+async def _stop(application: ext.Application) -> None:
+    if application.running:
+        await application.stop()
+
+
 async def _start_webhook(stack: contextlib.AsyncExitStack,
-                         application: ext.Application[Any, Any, Any, Any, Any, Any],
+                         application: ext.Application,
                          core: Conversations, settings: Settings, secret: str) -> None:
     """Our own webhook server (updates recorded before they are acknowledged), this process
     working through recorded updates, and Telegram told where to send them."""

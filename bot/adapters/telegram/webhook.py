@@ -9,7 +9,6 @@ from __future__ import annotations
 import hmac
 import json
 import logging
-from typing import Any
 
 from aiohttp import web
 from telegram import Update, ext
@@ -35,7 +34,7 @@ def chat_of(update: Update) -> str:
 class Webhook:
     """Serves `path` on `listen:port`; feeds recorded updates to `application`."""
 
-    def __init__(self, application: ext.Application[Any, Any, Any, Any, Any, Any],
+    def __init__(self, application: ext.Application,
                  core: Conversations, secret: str, listen: str, port: int,
                  path: str) -> None:
         self.application, self.core, self.secret = application, core, secret
