@@ -14,7 +14,8 @@ to mention the bot and wait for the answer; now and then two speak at once. Some
 messages are dispatched twice (a redelivery) and some Telegram updates pushed twice (a
 retry). One Discord process is killed with SIGKILL mid-run and started again. Every community
 has a weekly report that is due when the processes start (its schedule is this hour of this
-weekday, and no run of this period is recorded), so all four schedulers race for each one.
+weekday, and no run of this period is recorded), so all four schedulers race for each one;
+the load starts once they are out (drawing 108 charts would otherwise be what is measured).
 
 Replies are matched to messages by the message they quote. `lost`: messages the platform
 delivered (a Discord message dispatched to a connected session of its shard; a Telegram
@@ -54,8 +55,7 @@ from .storage import Store
 from .storage.tables import Community
 
 SHARDS = 4
-GUILDS = 8  # guild k is on shard k % 4
-DISCORD_CHANNELS = TELEGRAM_GROUPS = 100
+CHANNELS = 200  # half Discord channels (in 8 guilds: guild k is on shard k % 4), half groups
 USERS_PER_CHANNEL = 5  # 200 channels x 5 = 1,000 users
 TTFT_S, TOKEN_S, TOKENS = 0.05, 0.01, 8  # the stub: 0.12 s a reply
 STUB_S = TTFT_S + TOKEN_S * (TOKENS - 1)
@@ -63,6 +63,7 @@ THINK_S = 6.0  # a channel's mean pause between turns
 TOGETHER = 0.1  # turns where two users speak at once
 REDELIVER = 0.05  # Discord messages dispatched twice / Telegram updates pushed twice
 ANSWER_WITHIN_S = 20.0
+REPORTS_WITHIN_S = 180.0  # the due reports go out at start, before the load
 SECRET = "bench-load-secret"
 
 
@@ -435,8 +436,14 @@ def _env(base: dict[str, str], **extra: str) -> dict[str, str]:
     return env
 
 
-async def load(settings: Settings, seconds: float, say: Callable[[str], None]
-               ) -> dict[str, Any]:
+async def load(settings: Settings, seconds: float, say: Callable[[str], None],
+               channels: int = CHANNELS) -> dict[str, Any]:
+    """The run; `channels` smaller than 200 scales it down (the short test)."""
+    if seconds <= 0 or channels < 8:
+        raise ConfigError("bench load: --seconds must be above 0 (and channels at least 8)")
+    discord_channels = channels // 2
+    telegram_groups = channels - discord_channels
+    guilds_n = 8 if discord_channels >= 80 else SHARDS
     if not settings.database_url or not settings.database_url.startswith("postgresql"):
         raise ConfigError("bench load needs PostgreSQL: set BLENDBOT_DATABASE_URL "
                           "(postgresql+asyncpg://…)")
@@ -446,25 +453,24 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None]
     await _redis_up(settings.redis_url)
     url, drop = await _fresh_database(settings.database_url)
     rng = random.Random(15)
-    per_guild = DISCORD_CHANNELS // GUILDS
+    per_guild = discord_channels // guilds_n
     guilds = {_guild_id(k): [str(10**16 + k * 1000 + c) for c in range(per_guild + 1)]
-              for k in range(GUILDS)}  # the last channel of each guild takes its report
+              for k in range(guilds_n)}  # the last channel of each guild takes its report
     guilds[_guild_id(0)] += [str(10**16 + 999_000 + c)
-                             for c in range(DISCORD_CHANNELS - per_guild * GUILDS)]
-    report_channel = {gid: channels[per_guild] for gid, channels in guilds.items()}
-    talk = {gid: [c for c in channels if c != report_channel[gid]]
-            for gid, channels in guilds.items()}
-    groups = [-(10**12) - i for i in range(TELEGRAM_GROUPS)]
+                             for c in range(discord_channels - per_guild * guilds_n)]
+    report_channel = {gid: ids[per_guild] for gid, ids in guilds.items()}
+    talk = {gid: [c for c in ids if c != report_channel[gid]] for gid, ids in guilds.items()}
+    groups = [-(10**12) - i for i in range(telegram_groups)]
     report_chat = {chat: chat - 10**11 for chat in groups}
     discord = discord_mod.FakeDiscord(shard_count=SHARDS, guilds=guilds, max_concurrency=SHARDS)
     telegram = tg_mod.FakeTelegram()
-    stub = StubServer(TTFT_S, TOKEN_S, TOKENS)
+    stub = StubServer(TTFT_S, TOKEN_S, TOKENS, vary=True)
     ports = [_free_port(), _free_port()]
     balancer = Balancer([f"http://127.0.0.1:{p}" for p in ports])
     tally = Tally()
     watch = Watch(discord, telegram, tally, set(report_channel.values()),
                   set(report_chat.values()))
-    killed = 0
+    killed, reports_s = 0, 0.0
     tmp = tempfile.TemporaryDirectory(prefix="blendbot-load-")
     directory = Path(tmp.name)
     procs = Processes(directory)
@@ -514,16 +520,20 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None]
             await asyncio.sleep(0.1)
         for port in ports:  # the workers listen once they have set the webhook
             await _until_listening(port)
+        say(f"waiting for the {reports_expected} due reports")
+        watcher = asyncio.create_task(_follow(watch))
+        await _until(lambda: watch.reports_sent >= reports_expected, REPORTS_WITHIN_S, 0.2)
+        reports_s = time.monotonic() - started
         lag_before = {n: await _loop_lag(http, p) for n, p in procs.metrics_ports.items()}
-        say(f"load: {DISCORD_CHANNELS + TELEGRAM_GROUPS} channels, "
-            f"{(DISCORD_CHANNELS + TELEGRAM_GROUPS) * USERS_PER_CHANNEL} users, {seconds:.0f} s")
+        say(f"load: {channels} channels, {channels * USERS_PER_CHANNEL} users, "
+            f"{seconds:.0f} s")
         begin = time.monotonic()
         until = begin + seconds
         users = Load(discord, telegram, tg_mod, balancer, watch, tally, rng)
         tasks = []
         n = 0
-        for k, (gid, channels) in enumerate(talk.items()):
-            for channel in channels:
+        for k, (gid, spoken) in enumerate(talk.items()):
+            for channel in spoken:
                 tasks.append(asyncio.create_task(users.discord_channel(
                     gid, channel, k % SHARDS, n * USERS_PER_CHANNEL, until)))
                 n += 1
@@ -531,7 +541,6 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None]
             tasks.append(asyncio.create_task(users.telegram_group(
                 chat, n * USERS_PER_CHANNEL, until)))
             n += 1
-        watcher = asyncio.create_task(_follow(watch))
         kill_at, killed_at = begin + seconds * 0.4, 0.0
         lag_samples: list[dict[float, float]] = []
         while time.monotonic() < until:
@@ -557,6 +566,9 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None]
         died = procs.died()
         if died:
             say(f"bench load: {', '.join(died)} stopped during the run: {procs.tail(died[0])}")
+        if os.environ.get("BLENDBOT_BENCH_LOGS"):
+            for name in procs.logs:
+                say(f"--- {name}\n{procs.tail(name)}")
     finally:
         await http.close()
         await procs.stop()
@@ -566,8 +578,11 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None]
         await discord.stop()
         await drop()
         tmp.cleanup()
-    return _result(tally, users, killed, killed_at, reports_expected, watch.reports_sent,
-                   lag_samples, discord, telegram, seconds)
+    result = _result(tally, users, killed, killed_at, reports_expected, watch.reports_sent,
+                     lag_samples, discord, telegram, seconds)
+    result["channels"] = channels
+    result["start_and_reports_s"] = round(reports_s, 1)
+    return result
 
 
 async def _until(check: Callable[[], bool], within: float, every: float) -> bool:
@@ -628,8 +643,7 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
         "bench": "load",
         "seconds": seconds,
         "processes": 4,
-        "users": len(users.users),
-        "channels": DISCORD_CHANNELS + TELEGRAM_GROUPS,
+        "users": len(users.users),  # who spoke
         "messages": len(tally.said),
         "acknowledged": len(acked),
         "replies": sum(len(v) for v in tally.replies.values()),

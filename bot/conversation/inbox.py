@@ -25,7 +25,7 @@ from ..storage.inbox import Inbox
 
 log = logging.getLogger(__name__)
 Processor = Callable[[str], Awaitable[None]]
-LEASE_S = 10.0  # a chat's holder renews this every LEASE_S / 3 while it works
+LEASE_S = 30.0  # a chat's holder renews this every LEASE_S / 3 while it works
 SWEEP_S = 1.0  # how often chats without a live holder are looked for
 
 
