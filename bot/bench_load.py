@@ -93,6 +93,7 @@ class Said:
 class Tally:
     said: list[Said] = field(default_factory=list)
     replies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    texts: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     order: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     first_write: dict[str, tuple[float, bool]] = field(default_factory=dict)  # key: (t, partial)
     seen_discord: int = 0
@@ -356,6 +357,7 @@ class Watch:
     def _reply(self, channel: str, key: str, at: float, text: str) -> None:
         t = self.tally
         t.replies[key].append(at)
+        t.texts[key].append(text[:60])
         t.order[channel].append(key)
         t.first_write.setdefault(key, (at, text.endswith(WRITING)))
 
@@ -368,6 +370,7 @@ class Load:
         self.discord, self.telegram, self.tg = discord, telegram, tg_module
         self.balancer, self.watch, self.tally, self.rng = balancer, watch, tally, rng
         self.users: set[str] = set()
+        self.down: set[int] = set()  # shards of the killed process, until it is back
 
     async def discord_channel(self, gid: str, channel: str, shard: int, first_user: int,
                               until: float) -> None:
@@ -379,7 +382,7 @@ class Load:
             uid = users[turn % len(users)]
             turn += 1
             self.users.add(f"discord:{uid}")
-            acked = shard in self.discord.shards_up()
+            acked = shard in self.discord.shards_up() and shard not in self.down
             msg = await self.discord.user_says(text, uid=uid, channel_id=channel, mention=True)
             said = Said(f"discord:{channel}", str(msg["id"]), time.monotonic(), acked, shard)
             self.tally.said.append(said)
@@ -542,6 +545,7 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
                 chat, n * USERS_PER_CHANNEL, until)))
             n += 1
         kill_at, killed_at = begin + seconds * 0.4, 0.0
+        back: asyncio.Task[None] | None = None
         lag_samples: list[dict[float, float]] = []
         while time.monotonic() < until:
             await asyncio.sleep(0.2)
@@ -550,12 +554,16 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
                 lag_samples.append(_diff(await _loop_lag(http, procs.metrics_ports["discord-0"]),
                                          lag_before.pop("discord-0")))
                 killed_at = time.monotonic()
+                users.down = {0, 1}
                 await procs.kill("discord-0")
                 killed += 1
                 await asyncio.sleep(1.0)
                 await procs.restart("discord-0")
                 lag_before["discord-0"] = {}
+                back = asyncio.create_task(_back(discord, users))
         await asyncio.gather(*tasks)
+        if back is not None:
+            await back
         await _until(lambda: watch.reports_sent >= reports_expected and all(
             s.key in tally.replies for s in tally.said if s.acked), ANSWER_WITHIN_S, 0.2)
         await asyncio.sleep(1.0)  # a late second reply would show now
@@ -596,6 +604,13 @@ async def _until(check: Callable[[], bool], within: float, every: float) -> bool
         await asyncio.sleep(every)
 
 
+async def _back(discord: Any, users: Load) -> None:
+    """Messages reach shards 0-1 again once the restarted process has identified them."""
+    await _until(lambda: not discord.shards_up() & {0, 1}, 10, 0.05)  # the killed sessions
+    await _until(lambda: {0, 1} <= discord.shards_up(), 120, 0.05)
+    users.down = set()
+
+
 async def _follow(watch: Watch) -> None:
     while True:
         watch.update()
@@ -624,7 +639,8 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
     lost = [s for s in acked if s.key not in tally.replies]
     in_flight = [s for s in lost if s.shard in (0, 1) and killed_at
                  and killed_at - 2 * ANSWER_WITHIN_S < s.at <= killed_at]
-    duplicated = sum(1 for times in tally.replies.values() if len(times) > 1)
+    twice = [key for key, times in tally.replies.items() if len(times) > 1]
+    duplicated = len(twice)
     said_order: dict[str, list[str]] = defaultdict(list)
     for s in tally.said:
         said_order[s.channel].append(s.key)
@@ -658,6 +674,10 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
         "overhead_p50_ms": round(_pct(overheads, 0.5), 1),
         "overhead_p99_ms": round(_pct(overheads, 0.99), 1),
         "rest_peak_per_s": max(per_second.values(), default=0),
+        "lost_examples": [{"message": s.key, "channel": s.channel, "shard": s.shard,
+                           "s_after_kill": round(s.at - killed_at, 2) if killed_at else None}
+                          for s in lost[:3]],
+        "duplicated_examples": [{"message": k, "replies": tally.texts[k]} for k in twice[:3]],
         "stub_reply_ms": round(STUB_S * 1000),
     }
 
