@@ -223,7 +223,7 @@ BENCHES: dict[str, Callable[[Settings, int | None, Callable[[str], None]],
 
 
 async def run_bench(name: str, settings: Settings, runs: int | None, json_only: bool,
-                    users: int | None = None) -> int:
+                    users: int | None = None, seconds: float | None = None) -> int:
     def say(line: str) -> None:
         if not json_only:
             print(line, flush=True)
@@ -232,6 +232,10 @@ async def run_bench(name: str, settings: Settings, runs: int | None, json_only: 
         from .bench_report import report_bench
 
         result = await report_bench(users, say)
+    elif name == "load":  # processes, PostgreSQL and Redis, no models
+        from .bench_load import load
+
+        result = await load(settings, seconds or 60.0, say)
     else:
         result = await BENCHES[name](settings, runs, say)
     print(json.dumps(result))

@@ -40,9 +40,14 @@ WRITING = " …"
 
 
 class StubServer:
-    """An OpenAI-compatible `/v1/chat/completions` that streams `TOKENS` words."""
+    """An OpenAI-compatible `/v1/chat/completions` that streams `tokens` words, the first
+    after `ttft_s`, the others `token_s` apart."""
 
-    def __init__(self) -> None:
+    def __init__(self, ttft_s: float = TTFT_S, token_s: float = TOKEN_S,
+                 tokens: int = TOKENS, vary: bool = False) -> None:
+        self.ttft_s, self.token_s, self.tokens = ttft_s, token_s, tokens
+        self.vary = vary  # each reply's words differ (no reply repeats an earlier one)
+        self.served = 0
         self.app = web.Application()
         self.app.router.add_post("/v1/chat/completions", self._chat)
         self.app.router.add_get("/v1/models", self._models)
@@ -63,17 +68,19 @@ class StubServer:
         await request.read()
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
-        await asyncio.sleep(TTFT_S)
-        for i in range(TOKENS):
+        self.served += 1
+        tag = f"r{self.served}x" if self.vary else ""
+        await asyncio.sleep(self.ttft_s)
+        for i in range(self.tokens):
             if i:
-                await asyncio.sleep(TOKEN_S)
-            piece = ("" if i == 0 else " ") + f"word{i}"
+                await asyncio.sleep(self.token_s)
+            piece = ("" if i == 0 else " ") + f"{tag}word{i}"
             await response.write(_sse({"choices": [{"index": 0, "delta": {"content": piece},
                                                     "finish_reason": None}]}))
         await response.write(_sse({"choices": [{"index": 0, "delta": {},
                                                 "finish_reason": "stop"}],
                                    "usage": {"prompt_tokens": 100,
-                                             "completion_tokens": TOKENS}}))
+                                             "completion_tokens": self.tokens}}))
         await response.write(b"data: [DONE]\n\n")
         return response
 

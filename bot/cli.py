@@ -68,13 +68,15 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--runs", type=int, default=None, help="paired runs (default per bench)")
     bench.add_argument("--users", type=int, default=None,
                        help="synthetic users for the report bench (default 25,000)")
+    bench.add_argument("--seconds", type=float, default=None,
+                       help="how long the load bench sends messages (default 60)")
     return parser
 
 
 def _bench_names() -> list[str]:
     from .bench import BENCHES
 
-    return sorted([*BENCHES, "report"])
+    return sorted([*BENCHES, "report", "load"])
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -111,7 +113,7 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from .bench import run_bench
 
         return await run_bench(args.name, settings, runs=args.runs, json_only=args.json,
-                               users=args.users)
+                               users=args.users, seconds=args.seconds)
     if args.command == "run":
         from .serve import serve
 

@@ -35,11 +35,13 @@ def _platforms(settings: Settings) -> dict[str, Runner]:
 async def serve(settings: Settings) -> int:
     runners = _platforms(settings)
     app = await build_app(settings)
-    ops = None
+    ops = lag = None
     upkeep = Upkeep(app.store, settings.retention_days, settings.community_grace_days)
     try:
         if settings.metrics_port is not None:
             ops = await _start_ops(app, settings.metrics_port, list(runners))
+            assert app.metrics is not None
+            lag = asyncio.create_task(app.metrics.watch_loop(), name="loop-lag")
         if not runners:
             from .adapters.console import ConsoleOptions, run_console
 
@@ -63,6 +65,8 @@ async def serve(settings: Settings) -> int:
         return 0
     finally:
         await upkeep.shutdown()
+        if lag is not None:
+            lag.cancel()
         if ops is not None:
             await ops.close()
         await app.close()

@@ -8,6 +8,7 @@ the core decides whether and how to answer and drives the outbox.
 from .commands import CommandResult, Commands
 from .core import Conversations, Rating, ReportSink
 from .inbound import InboundEvent
+from .inbox import NotRecorded
 from .menu import MENU
 from .outbox import Outbox, PlatformLimits, RetryLater, SendError
 from .pacing import Budget
@@ -23,6 +24,7 @@ __all__ = [
     "Commands",
     "Conversations",
     "InboundEvent",
+    "NotRecorded",
     "Outbox",
     "Outcome",
     "PlatformLimits",

@@ -20,6 +20,7 @@ from ..storage.privacy import Privacy
 from .admins import AdminCache
 from .commands import CommandResult, Commands
 from .inbound import InboundEvent
+from .inbox import UpdateInbox
 from .menu import MENU, run_text
 from .outbox import Outbox
 from .pacing import Pacer
@@ -74,6 +75,7 @@ class Conversations:
         self.pacer = pacer or Pacer(shared=shared)
         self.admins = AdminCache()  # adapters' "is this user an admin here?" answers
         self.pending = PendingMessages()
+        self.inbox = UpdateInbox(service.store)  # pushed updates, recorded before acked
         options = service.options
         self.order = order = ChannelTurns()
         respond = Respond(service, self.pacer, self.pending)

@@ -8,6 +8,7 @@ Prometheus scrapes.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import aiohttp
@@ -26,6 +27,9 @@ from engines import BlendedEngine, Generation
 # Chat replies: a first word within a second or two, a whole reply within tens of seconds.
 FIRST_TOKEN_BUCKETS = (0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
 REPLY_BUCKETS = (0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
+# How late the event loop runs a timer: a healthy loop stays within a few milliseconds.
+LOOP_LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
+LOOP_TICK_S = 0.1
 LAG_BUCKETS = (1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600)
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -67,6 +71,10 @@ class Metrics:
             "blendbot_report_lag_seconds",
             "How late a scheduled report ran after its scheduled time (downtime included)",
             buckets=LAG_BUCKETS, registry=registry)
+        self.loop_lag = Histogram(
+            "blendbot_event_loop_lag_seconds",
+            f"How late the event loop woke up for a {LOOP_TICK_S}s timer",
+            buckets=LOOP_LAG_BUCKETS, registry=registry)
         self.model_healthy = Gauge(
             "blendbot_model_healthy", "1 while a model may be drawn, 0 while it is benched",
             ["model"], registry=registry)
@@ -112,6 +120,14 @@ class Metrics:
                 lambda q=queue: float(q.active))  # type: ignore[misc]
             self.first_token.labels(model_id)  # each model's series exists from the start
             self.reply_seconds.labels(model_id)
+
+    async def watch_loop(self) -> None:
+        """Measure the running event loop's lag until cancelled."""
+        loop = asyncio.get_running_loop()
+        while True:
+            started = loop.time()
+            await asyncio.sleep(LOOP_TICK_S)
+            self.loop_lag.observe(max(0.0, loop.time() - started - LOOP_TICK_S))
 
     # -- reports and platforms ---------------------------------------------------------------
 

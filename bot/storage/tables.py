@@ -325,6 +325,34 @@ class ReportRun(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
+class InboxUpdate(Base):
+    """A platform update recorded before the platform was told it arrived (a Telegram
+    webhook answers 200 only after this row is committed); `done_at` once processed."""
+
+    __tablename__ = "inbox_updates"
+    __table_args__ = (UniqueConstraint("platform", "update_id", name="uq_inbox_update"),
+                      Index("ix_inbox_open", "platform", "chat", "done_at"))
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    platform: Mapped[str] = mapped_column(String(16))
+    update_id: Mapped[int] = mapped_column(BigInteger)
+    chat: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
+class InboxChat(Base):
+    """Which process works through one chat's recorded updates now (until `lease_until`)."""
+
+    __tablename__ = "inbox_chats"
+
+    platform: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(64), default="")
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+
+
 class MemorySummary(Base):
     """A rolling summary of a channel's turns that no longer fit its smallest member's
     context: it covers messages `first_message_id`..`last_message_id` (`turns` of them)."""

@@ -67,12 +67,15 @@ class FakeDiscord:
     identifies: list[dict[str, Any]] = field(default_factory=list)
     identified_at: list[tuple[int, float]] = field(default_factory=list)  # (shard, monotonic)
     max_concurrency: int = 1  # session_start_limit's: IDENTIFY buckets
+    shard_count: int = 1  # what /gateway/bot recommends
+    guilds: dict[str, list[str]] = field(default_factory=dict)  # more guilds: their channels
 
     def __post_init__(self) -> None:
         self.app = web.Application()
         self.app.router.add_route("*", API + "/{tail:.*}", self._rest)
         self.app.router.add_get("/gateway", self._gateway)
         self._sockets: list[web.WebSocketResponse] = []
+        self._shard_of: dict[web.WebSocketResponse, tuple[int, int]] = {}  # identified shards
         self._seq = itertools.count(1)
         self.ready = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -157,13 +160,19 @@ class FakeDiscord:
                 "owner": user_obj(self.admin_id, "owner"), "flags": 0,
             })
         if path == "/gateway/bot":
-            return json_response({"url": self.gateway_url, "shards": 1, "session_start_limit": {
+            return json_response({"url": self.gateway_url, "shards": self.shard_count,
+                                  "session_start_limit": {
                 "total": 1000, "remaining": 1000, "reset_after": 0,
                 "max_concurrency": self.max_concurrency}})
         if parts[0] == "applications" and parts[-1] == "commands" and method == "PUT":
             self.commands = [{**c, "id": snowflake(), "application_id": self.app_id,
                               "version": "1"} for c in body]
             return json_response(self.commands)
+        if parts[0] == "channels" and len(parts) == 2 and method == "GET":
+            gid = self.guild_of(parts[1])
+            return json_response({"id": parts[1], "type": 0, "name": "channel", "guild_id": gid,
+                                  "position": 0, "permission_overwrites": [], "nsfw": False,
+                                  "parent_id": None, "rate_limit_per_user": 0})
         if parts[0] == "channels" and parts[-1] == "typing":
             return web.Response(status=204)
         if parts[0] == "channels" and parts[2:3] == ["messages"]:
@@ -200,10 +209,12 @@ class FakeDiscord:
         return json_response({"message": "Unknown Message", "code": 10008}, 404)
 
     def store_message(self, channel_id: str, author_id: str, content: str, *, bot: bool = False,
-                      extra: dict[str, Any] | None = None) -> dict[str, Any]:
+                      extra: dict[str, Any] | None = None,
+                      guild_id: str | None = None) -> dict[str, Any]:
         author = user_obj(author_id, "blendbot" if bot else self.name_of(author_id), bot=bot)
         msg = {
-            "id": snowflake(), "channel_id": channel_id, "guild_id": self.guild_id,
+            "id": snowflake(), "channel_id": channel_id,
+            "guild_id": guild_id or self.guild_of(channel_id),
             "author": author, "content": content, "timestamp": now(),
             "edited_timestamp": None, "tts": False, "mention_everyone": False,
             "mentions": [], "mention_roles": [], "attachments": [], "embeds": [],
@@ -211,6 +222,10 @@ class FakeDiscord:
         }
         self.messages[msg["id"]] = msg
         return msg
+
+    def guild_of(self, channel_id: str) -> str:
+        return next((g for g, channels in self.guilds.items() if channel_id in channels),
+                    self.guild_id)
 
     def name_of(self, uid: str) -> str:
         return {self.admin_id: "Alice", self.member_id: "Bob"}.get(uid, "Carol")
@@ -237,6 +252,7 @@ class FakeDiscord:
         finally:
             if ws in self._sockets:
                 self._sockets.remove(ws)
+            self._shard_of.pop(ws, None)
         return ws
 
     async def _identify(self, ws: web.WebSocketResponse, data: dict[str, Any]) -> None:
@@ -248,26 +264,44 @@ class FakeDiscord:
         if self.deny_message_content and data.get("intents", 0) & (1 << 15):
             await ws.close(code=4014, message=b"Disallowed intent(s).")
             return
+        shard = tuple(data.get("shard") or (0, 1))
+        mine = [g for g in [self.guild_id, *self.guilds] if self._on(g, shard)]
         ready = {
             "v": 10, "user": user_obj(self.bot_id, "blendbot", bot=True),
             "session_id": snowflake(), "resume_gateway_url": self.gateway_url,
-            "guilds": [{"id": self.guild_id, "unavailable": True}],
+            "guilds": [{"id": g, "unavailable": True} for g in mine],
             "application": {"id": self.app_id, "flags": 0}, "private_channels": [],
         }
         if "shard" in data:
             ready["shard"] = data["shard"]
         await self._send(ws, "READY", ready)
-        await self._send(ws, "GUILD_CREATE", self.guild())
+        for gid in mine:
+            await self._send(ws, "GUILD_CREATE", self.guild(gid))
+        self._shard_of[ws] = (int(shard[0]), int(shard[1]))
         self.ready.set()
 
-    def guild(self) -> dict[str, Any]:
+    @staticmethod
+    def _on(guild_id: str, shard: tuple[int, ...]) -> bool:
+        """The guild belongs to `shard` (id, count), as Discord assigns it."""
+        return len(shard) < 2 or shard[1] <= 1 or (int(guild_id) >> 22) % shard[1] == shard[0]
+
+    def shards_up(self) -> set[int]:
+        """The shard ids with an identified gateway session now."""
+        return {shard for shard, _ in self._shard_of.values()}
+
+    def guild(self, guild_id: str | None = None) -> dict[str, Any]:
+        gid = guild_id or self.guild_id
+        channels = ([self.channel_id, *self.extra_channels] if gid == self.guild_id
+                    else self.guilds[gid])
+
         def member(uid: str, name: str, roles: list[str], bot: bool = False) -> dict[str, Any]:
             return {"user": user_obj(uid, name, bot), "roles": roles, "joined_at": now(),
                     "deaf": False, "mute": False, "flags": 0}
 
         admin_role = snowflake()
         return {
-            "id": self.guild_id, "name": "Test Guild", "owner_id": self.admin_id,
+            "id": gid, "name": "Test Guild" if gid == self.guild_id else f"Guild {gid}",
+            "owner_id": self.admin_id,
             "icon": None, "splash": None, "discovery_splash": None, "afk_channel_id": None,
             "afk_timeout": 300, "verification_level": 0, "default_message_notifications": 0,
             "explicit_content_filter": 0, "mfa_level": 0, "system_channel_id": None,
@@ -279,7 +313,7 @@ class FakeDiscord:
             "stage_instances": [], "guild_scheduled_events": [], "soundboard_sounds": [],
             "joined_at": now(),
             "roles": [
-                {"id": self.guild_id, "name": "@everyone", "permissions": str(1024 | 2048),
+                {"id": gid, "name": "@everyone", "permissions": str(1024 | 2048),
                  "position": 0, "color": 0, "hoist": False, "managed": False,
                  "mentionable": False, "flags": 0},
                 {"id": admin_role, "name": "admin", "permissions": str(MANAGE_GUILD | 1024 | 2048),
@@ -292,8 +326,9 @@ class FakeDiscord:
                           "topic": None,
                           "last_message_id": None, "rate_limit_per_user": 0,
                           "parent_id": None}
-                         for n, cid in enumerate([self.channel_id, *self.extra_channels])],
-            "threads": [{"id": self.thread_id, "type": 11, "name": "a thread",
+                         for n, cid in enumerate(channels)],
+            "threads": [] if gid != self.guild_id else [{
+                         "id": self.thread_id, "type": 11, "name": "a thread",
                          "guild_id": self.guild_id, "parent_id": self.channel_id,
                          "owner_id": self.admin_id, "message_count": 0, "member_count": 1,
                          "rate_limit_per_user": 0, "flags": 0,
@@ -307,9 +342,21 @@ class FakeDiscord:
     async def _send(self, ws: web.WebSocketResponse, event: str, data: Any) -> None:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
-    async def dispatch(self, event: str, data: Any) -> None:
+    async def dispatch(self, event: str, data: Any) -> bool:
+        """Send an event to the sessions it belongs to (by its guild's shard, once shards
+        have identified); False if no session took it."""
+        guild = data.get("guild_id") if isinstance(data, dict) else None
+        sent = False
         for ws in list(self._sockets):
-            await self._send(ws, event, data)
+            shard = self._shard_of.get(ws)
+            if guild is not None and shard is not None and not self._on(guild, shard):
+                continue
+            try:
+                await self._send(ws, event, data)
+                sent = True
+            except (ConnectionError, RuntimeError):  # a session going away
+                continue
+        return sent
 
     async def drop_connection(self) -> None:
         """Close every gateway socket as Discord does when it wants a reconnect."""

@@ -246,6 +246,28 @@ class FakeTelegram:
         """Deliver an update built with `update` (again: as a retried webhook does)."""
         self._push(dict(update))
 
+    async def push(self, update: JSON, *, retry_s: float = 0.2, within: float = 60.0,
+                   url: str | None = None) -> list[int]:
+        """POST `update` to the webhook set with `setWebhook` (or `url`), with its secret
+        token, again after a pause while the answer is not 200, as Telegram does; returns
+        the statuses it got (the last one 200)."""
+        import aiohttp
+
+        target = url or str(self.webhook["url"])
+        headers = {"X-Telegram-Bot-Api-Secret-Token": str(self.webhook.get("secret_token", ""))}
+        statuses: list[int] = []
+        deadline = asyncio.get_running_loop().time() + within
+        async with aiohttp.ClientSession() as http:
+            while True:
+                try:
+                    async with http.post(target, json=update, headers=headers) as answer:
+                        statuses.append(answer.status)
+                except aiohttp.ClientError:
+                    statuses.append(0)
+                if statuses[-1] == 200 or asyncio.get_running_loop().time() > deadline:
+                    return statuses
+                await asyncio.sleep(retry_s)
+
     def press(self, chat: Chat, user: User, message_id: int, data: str) -> str:
         """Queue a press of an inline button on a bot message; returns the query id."""
         query_id = str(next(self._callback_ids))

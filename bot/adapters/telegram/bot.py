@@ -1,9 +1,11 @@
 """The Telegram bot: a python-telegram-bot `Application` wired to the core, run by long
-polling, or as a webhook server when `telegram_webhook_url` is set."""
+polling, or as a webhook worker when `telegram_webhook_url` is set (several may share one
+bot behind a balancer: see webhook.py)."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from urllib.parse import urlparse
 
@@ -16,7 +18,9 @@ from ...config import ConfigError, Settings, telegram_webhook_secret
 from ...conversation import MENU, Conversations
 from ...logs import quiet_secret_loggers
 from .handlers import Handlers
+from .incoming import PLATFORM
 from .outbox import TelegramOptions, post_line, send_report
+from .webhook import Webhook
 
 log = logging.getLogger(__name__)
 UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY, Update.MY_CHAT_MEMBER]
@@ -67,27 +71,21 @@ async def run_telegram(core: Conversations, settings: Settings,
             await application.start()
             updater = application.updater
             assert updater is not None
-            if settings.telegram_webhook_url and secret:
-                await updater.start_webhook(
-                    listen=settings.telegram_webhook_listen,
-                    port=settings.telegram_webhook_port,
-                    url_path=urlparse(settings.telegram_webhook_url).path.lstrip("/"),
-                    webhook_url=settings.telegram_webhook_url,
-                    secret_token=secret, allowed_updates=UPDATES)
-            else:
-                await updater.start_polling(timeout=options.poll_timeout,
-                                            allowed_updates=UPDATES)
-            log.info("telegram: @%s is running (%s)", application.bot.username,
-                        "webhook" if secret else "long polling")
-            core.platform_connected("telegram")
-            try:
-                await asyncio.Event().wait()  # until cancelled
-            finally:
-                core.platform_connected("telegram", False)
-                if updater.running:
-                    await updater.stop()
-                if application.running:
-                    await application.stop()
+            async with contextlib.AsyncExitStack() as stack:
+                stack.push_async_callback(_stop, application)  # last, after the rest
+                if settings.telegram_webhook_url and secret:
+                    await _start_webhook(stack, application, core, settings, secret)
+                else:
+                    await updater.start_polling(timeout=options.poll_timeout,
+                                                allowed_updates=UPDATES)
+                    stack.push_async_callback(updater.stop)
+                log.info("telegram: @%s is running (%s)", application.bot.username,
+                         "webhook" if secret else "long polling")
+                core.platform_connected("telegram")
+                try:
+                    await asyncio.Event().wait()  # until cancelled
+                finally:
+                    core.platform_connected("telegram", False)
     except InvalidToken:
         raise ConfigError("TELEGRAM_TOKEN was rejected by the Telegram Bot API "
                           "(check the token BotFather gave you)") from None
@@ -95,3 +93,29 @@ async def run_telegram(core: Conversations, settings: Settings,
         reason = " ".join(str(exc).split())
         raise ConfigError(f"cannot reach the Telegram Bot API at {settings.telegram_api_url}: "
                           f"{reason}") from None
+
+
+async def _stop(application: ext.Application) -> None:
+    if application.running:
+        await application.stop()
+
+
+async def _start_webhook(stack: contextlib.AsyncExitStack,
+                         application: ext.Application,
+                         core: Conversations, settings: Settings, secret: str) -> None:
+    """Our own webhook server (updates recorded before they are acknowledged), this process
+    working through recorded updates, and Telegram told where to send them."""
+    assert settings.telegram_webhook_url is not None
+    webhook = Webhook(application, core, secret, settings.telegram_webhook_listen,
+                      settings.telegram_webhook_port,
+                      urlparse(settings.telegram_webhook_url).path)
+    await stack.enter_async_context(core.inbox.serving(PLATFORM, webhook.process))
+    try:
+        await webhook.start()
+    except OSError as exc:
+        raise ConfigError(f"cannot listen for the Telegram webhook on "
+                          f"{settings.telegram_webhook_listen}:{settings.telegram_webhook_port}"
+                          f": {exc.strerror or exc}") from None
+    stack.push_async_callback(webhook.stop)
+    await application.bot.set_webhook(settings.telegram_webhook_url, secret_token=secret,
+                                      allowed_updates=UPDATES)
