@@ -87,7 +87,9 @@ class Inbox:
         return [Recorded(*row) for row in rows]
 
     async def done(self, row_id: int, owner: str, platform: str, chat: str) -> bool:
-        """Mark one update processed; False (nothing marked) if `owner` lost the chat."""
+        """Mark one update processed; False (nothing marked) if `owner` lost the chat. Its
+        payload (the user's text and ids) is dropped: the row stays only so that a retry of
+        the same update id is recognised."""
         now = utcnow()
         async with self.store.session() as s:
             held = (await s.execute(
@@ -96,7 +98,7 @@ class Inbox:
             if held != owner:
                 return False
             await s.execute(update(InboxUpdate).where(InboxUpdate.id == row_id)
-                            .values(done_at=now))
+                            .values(done_at=now, payload=""))
             await s.commit()
         return True
 
