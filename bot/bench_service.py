@@ -48,6 +48,7 @@ class StubServer:
         self.app.router.add_get("/v1/models", self._models)
         self.runner = web.AppRunner(self.app)
         self.url = ""
+        self.served = 0
 
     async def start(self) -> None:
         await self.runner.setup()
@@ -63,11 +64,13 @@ class StubServer:
         await request.read()
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
+        self.served += 1
+        reply = self.served  # every reply its own words: the loop guard lets each one through
         await asyncio.sleep(TTFT_S)
         for i in range(TOKENS):
             if i:
                 await asyncio.sleep(TOKEN_S)
-            piece = ("" if i == 0 else " ") + f"word{i}"
+            piece = ("" if i == 0 else " ") + f"r{reply}w{i}"
             await response.write(_sse({"choices": [{"index": 0, "delta": {"content": piece},
                                                     "finish_reason": None}]}))
         await response.write(_sse({"choices": [{"index": 0, "delta": {},
@@ -140,7 +143,7 @@ async def _warm(url: str, fake: Any) -> None:
                                         user_id=user)
             else:
                 await store.add_message(channel.id, "assistant", f"a reply {i}: " +
-                                        " ".join(f"word{k}" for k in range(TOKENS)),
+                                        " ".join(f"h{i}w{k}" for k in range(TOKENS)),
                                         model_id="stub", mode="uniform")
     finally:
         await store.close()

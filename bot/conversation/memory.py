@@ -96,8 +96,8 @@ class ChannelMemory:
         pinned facts of the channel and of the people in the window."""
         model = self.smallest(blend)
         n_ctx = model.context_window
-        facts = await self.memories.facts(channel_id, await self.memories.user_ids(
-            channel_id, [m.id for m in history[-50:] if m.role == "user"]))
+        speakers = {m.user_id for m in history[-50:] if m.role == "user"}
+        facts = await self.memories.facts(channel_id, [u for u in speakers if u is not None])
         summary = await self.memories.summary(channel_id) if history else None
         fixed = Conversation(conversation.system, (), summary=summary.text if summary else "",
                              facts=tuple(f.text for f in facts), lore=conversation.lore)

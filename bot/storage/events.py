@@ -141,6 +141,7 @@ class Events:
             gone = await s.execute(delete(Message).where(Message.user_id == uid,
                                                          Message.role == "user"))
             await s.commit()
+        self.store.forget()  # their messages leave every cached history
         await Rollups(self.store).catch_up({c for c, _ in touched})
         await LearnedArms(self.store).forget({c for c, _ in touched})  # rebuilt when next used
         return int(getattr(gone, "rowcount", 0) or 0)

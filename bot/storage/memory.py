@@ -4,6 +4,7 @@ it covers) and pinned facts (of the channel, or of one user)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import delete, func, or_, select
 
@@ -38,6 +39,9 @@ class Fact:
 
 
 class Memories:
+    """Summaries and facts as a turn reads them are kept in the Store's `ChannelCache`; the
+    writes here drop what they change."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
 
@@ -46,6 +50,12 @@ class Memories:
     async def summary(self, channel_id: int) -> Summary | None:
         """The channel's newest summary since its last reset, if every message it covers is
         still stored (a summary of deleted messages is dropped, to be written again)."""
+        cached = self.store.cached.get(channel_id, "summary")
+        if not self.store.cached.missing(cached):
+            return cast(Summary | None, cached)
+        return self.store.cached.put(channel_id, "summary", await self._summary(channel_id))
+
+    async def _summary(self, channel_id: int) -> Summary | None:
         async with self.store.session() as s:
             reset = await s.scalar(select(func.coalesce(Channel.reset_after_id, 0))
                                    .where(Channel.id == channel_id)) or 0
@@ -74,11 +84,20 @@ class Memories:
                                 last_message_id=summary.last_message_id,
                                 turns=summary.turns, model_id=summary.model_id))
             await s.commit()
+        self.store.cached.forget(channel_id, "summary")
 
     # ---- pinned facts -------------------------------------------------------------------
 
     async def facts(self, channel_id: int, user_ids: list[int]) -> list[Fact]:
         """The channel's facts and those of `user_ids`, oldest first."""
+        key = tuple(sorted(set(user_ids)))
+        cached = self.store.cached.get(channel_id, "facts", key)
+        if self.store.cached.missing(cached):
+            cached = self.store.cached.put(channel_id, "facts",
+                                           tuple(await self._facts(channel_id, user_ids)), key)
+        return list(cached)
+
+    async def _facts(self, channel_id: int, user_ids: list[int]) -> list[Fact]:
         async with self.store.session() as s:
             rows = await s.execute(
                 select(MemoryFact, User.display_name)
@@ -95,12 +114,14 @@ class Memories:
                              user_id=user_id, author_id=author_id, text=text)
             s.add(row)
             await s.commit()
-            return int(row.id)
+        self.store.cached.forget(kind="facts")  # a user's facts go with them everywhere
+        return int(row.id)
 
     async def delete_fact(self, fact_id: int) -> None:
         async with self.store.session() as s:
             await s.execute(delete(MemoryFact).where(MemoryFact.id == fact_id))
             await s.commit()
+        self.store.cached.forget(kind="facts")
 
     async def user_ids(self, channel_id: int, message_ids: list[int]) -> list[int]:
         """The authors of those messages."""

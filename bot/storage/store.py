@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from . import schema
+from .channel_cache import ChannelCache
 from .clean import clean_parameters, json_dumps
 from .recent import RecentHistory
 from .store_types import ChannelState, DuplicateMessage, StoredMessage
@@ -67,6 +68,7 @@ class Store:
         self._users: dict[tuple[str, str], tuple[int, str]] = {}
         self._names: dict[int, str] = {}  # user id -> display name, for cached history
         self.recent = RecentHistory(self.CACHE_TTL_S)
+        self.cached = ChannelCache(self.CACHE_TTL_S)  # memory summaries, pinned facts
 
     def _cached_channel(self, platform: str, channel_id: str) -> ChannelState | None:
         hit = self._channels.get((platform, channel_id))
@@ -231,7 +233,7 @@ class Store:
             self.recent.append(channel_id, StoredMessage(
                 message_id, role, text, values["created_at"], author, fields.get("model_id"),
                 fields.get("mode"), fields.get("prompt_tokens"),
-                fields.get("completion_tokens"), fields.get("latency_ms")))
+                fields.get("completion_tokens"), fields.get("latency_ms"), user_id))
         return message_id
 
     async def has_message(self, channel_id: int, platform_message_id: str) -> bool:
@@ -253,7 +255,13 @@ class Store:
             )
             await s.commit()
         self._channels = {k: v for k, v in self._channels.items() if v[0].id != channel_id}
+        self.forget(channel_id)
+
+    def forget(self, channel_id: int | None = None) -> None:
+        """Read this channel's (or every channel's) history, summary and facts from the
+        database next time: after a write that changes them elsewhere than here."""
         self.recent.forget(channel_id)
+        self.cached.forget(channel_id)
 
     async def history(
         self, channel_id: int, limit: int | None = None, *, since_reset: bool = True
@@ -267,7 +275,7 @@ class Store:
         m = Message
         query = (  # plain columns, no ORM objects: a turn reads the whole recent history
             select(m.id, m.role, m.text, m.created_at, User.display_name, m.model_id, m.mode,
-                   m.prompt_tokens, m.completion_tokens, m.latency_ms)
+                   m.prompt_tokens, m.completion_tokens, m.latency_ms, m.user_id)
             .outerjoin(User, Message.user_id == User.id)
             .where(Message.channel_id == channel_id, Message.replaced_by_id.is_(None))
             .order_by(Message.id.desc())
@@ -285,7 +293,7 @@ class Store:
             rows = (await conn.execute(query)).all()
         messages = [StoredMessage(r.id, r.role, r.text, r.created_at, r.display_name,
                                   r.model_id, r.mode, r.prompt_tokens, r.completion_tokens,
-                                  r.latency_ms) for r in reversed(rows)]
+                                  r.latency_ms, r.user_id) for r in reversed(rows)]
         if since_reset:
             self.recent.put(channel_id, messages, limit)
         return messages
