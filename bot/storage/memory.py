@@ -56,26 +56,29 @@ class Memories:
         return self.store.cached.put(channel_id, "summary", await self._summary(channel_id))
 
     async def _summary(self, channel_id: int) -> Summary | None:
-        async with self.store.session() as s:
-            reset = await s.scalar(select(func.coalesce(Channel.reset_after_id, 0))
-                                   .where(Channel.id == channel_id)) or 0
-            row = await s.scalar(
-                select(MemorySummary)
-                .where(MemorySummary.channel_id == channel_id,
-                       MemorySummary.first_message_id > reset)
-                .order_by(MemorySummary.id.desc()).limit(1))
-            if row is None:
-                return None
-            still = await s.scalar(select(func.count(Message.id)).where(
-                Message.channel_id == channel_id, Message.replaced_by_id.is_(None),
-                Message.id.between(row.first_message_id, row.last_message_id)))
-            if still != row.turns:
-                await s.execute(delete(MemorySummary).where(
-                    MemorySummary.channel_id == channel_id))
-                await s.commit()
-                return None
-            return Summary(row.text, int(row.first_message_id), int(row.last_message_id),
-                           row.turns, row.model_id)
+        """One query: the newest summary since the reset, with how many of its messages are
+        still stored."""
+        ms = MemorySummary
+        reset = (select(func.coalesce(Channel.reset_after_id, 0))
+                 .where(Channel.id == channel_id).scalar_subquery())
+        still = (select(func.count(Message.id))
+                 .where(Message.channel_id == ms.channel_id, Message.replaced_by_id.is_(None),
+                        Message.id.between(ms.first_message_id, ms.last_message_id))
+                 .correlate(ms).scalar_subquery())
+        query = (select(ms.text, ms.first_message_id, ms.last_message_id, ms.turns,
+                        ms.model_id, still.label("still"))
+                 .where(ms.channel_id == channel_id, ms.first_message_id > reset)
+                 .order_by(ms.id.desc()).limit(1))
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(query)).first()
+        if row is None:
+            return None
+        if row.still != row.turns:
+            async with self.store.engine.begin() as conn:
+                await conn.execute(delete(ms).where(ms.channel_id == channel_id))
+            return None
+        return Summary(row.text, int(row.first_message_id), int(row.last_message_id),
+                       row.turns, row.model_id)
 
     async def add_summary(self, channel_id: int, summary: Summary) -> None:
         async with self.store.session() as s:
