@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
@@ -67,6 +69,7 @@ class Store:
         self._channels: dict[tuple[str, str], tuple[ChannelState, str, float]] = {}
         self._users: dict[tuple[str, str], tuple[int, str]] = {}
         self._names: dict[int, str] = {}  # user id -> display name, for cached history
+        self._writing: asyncio.Lock | None = None  # SQLite: this process's writers in turn
         self.recent = RecentHistory(self.CACHE_TTL_S)
         self.cached = ChannelCache(self.CACHE_TTL_S)  # memory summaries, pinned facts
 
@@ -98,6 +101,7 @@ class Store:
         event.listen(engine.sync_engine, "before_cursor_execute", clean_parameters,
                      retval=True)  # no NUL or lone surrogate reaches any database
         sqlite = url.get_backend_name() == "sqlite"
+        self._writing = asyncio.Lock() if sqlite else None
         if sqlite:
             event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas(self.busy_timeout_s))
         try:
@@ -114,6 +118,12 @@ class Store:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+
+    def writing(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """Held around a turn's write. SQLite takes one writer at a time: the writers of this
+        process wait their turn here, in order, instead of in SQLite's busy handler (which
+        sleeps, up to 100 ms a time, so a burst of turns would wait on each other's sleeps)."""
+        return self._writing if self._writing is not None else contextlib.nullcontext()
 
     def session(self) -> AsyncSession:
         if self._sessions is None:
@@ -216,7 +226,7 @@ class Store:
         values = {"channel_id": channel_id, "role": role, "text": text,
                   "created_at": fields.pop("created_at", None) or utcnow(), **fields}
         try:
-            async with self.engine.begin() as conn:
+            async with self.writing(), self.engine.begin() as conn:
                 inserted = await conn.execute(_INSERT_MESSAGE, values)
                 message_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
                 for write in also:
