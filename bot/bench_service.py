@@ -44,7 +44,7 @@ class StubServer:
     after `ttft_s`, the others `token_s` apart."""
 
     def __init__(self, ttft_s: float = TTFT_S, token_s: float = TOKEN_S,
-                 tokens: int = TOKENS, vary: bool = False) -> None:
+                 tokens: int = TOKENS, vary: bool = True) -> None:
         self.ttft_s, self.token_s, self.tokens = ttft_s, token_s, tokens
         self.vary = vary  # each reply's words differ (no reply repeats an earlier one)
         self.served = 0
@@ -53,6 +53,7 @@ class StubServer:
         self.app.router.add_get("/v1/models", self._models)
         self.runner = web.AppRunner(self.app)
         self.url = ""
+        self.served = 0
 
     async def start(self) -> None:
         await self.runner.setup()
@@ -147,7 +148,7 @@ async def _warm(url: str, fake: Any) -> None:
                                         user_id=user)
             else:
                 await store.add_message(channel.id, "assistant", f"a reply {i}: " +
-                                        " ".join(f"word{k}" for k in range(TOKENS)),
+                                        " ".join(f"h{i}w{k}" for k in range(TOKENS)),
                                         model_id="stub", mode="uniform")
     finally:
         await store.close()

@@ -14,9 +14,10 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any, Literal
 
-from .base import Conversation
+from .base import ChatMessage, Conversation
 from .controls import DEFAULT
 from .endpoints import EndpointError, HttpClient
 from .fitting import FittedPrompt, fit_conversation, reply_budget
@@ -30,11 +31,18 @@ NOT_THIS_DIALECT = frozenset({400, 404, 405, 422})  # the server has no such tok
 Dialect = Literal["llama-cpp-python", "vllm", "llama.cpp", "none"]
 
 
+@lru_cache(maxsize=20_000)
+def _content(message: ChatMessage) -> str:
+    """A turn's text as sent: its speaker named, control strings made inert (once per turn:
+    the same history is sent again and again)."""
+    return DEFAULT(speaker_line(message))  # servers may tokenize with specials on
+
+
 def chat_messages(conversation: Conversation) -> list[dict[str, str]]:
     """OpenAI chat messages: system part first, speakers named, same-role turns merged."""
     turns: list[dict[str, str]] = []
     for message in with_post_history(conversation):
-        content = DEFAULT(speaker_line(message))  # servers may tokenize with specials on
+        content = _content(message)
         if turns and turns[-1]["role"] == message.role:
             turns[-1]["content"] += "\n" + content  # many templates want alternating roles
         else:

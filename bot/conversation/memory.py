@@ -28,10 +28,10 @@ from engines import (
     SamplingParams,
 )
 from engines.fitting import reply_budget
-from engines.prompts import speaker_line
 
 from ..storage import StoredMessage
 from ..storage.memory import Fact, Memories, Summary
+from .chat_history import prompt_line
 
 log = logging.getLogger(__name__)
 SUMMARISE_AFTER = 4  # dropped turns not yet summarised before a new summary is written
@@ -61,7 +61,8 @@ class ChannelMemory:
         self.memories = memories
         self.engine = engine
         self.facts_budget = facts_budget
-        self._counts: OrderedDict[tuple[str, int], int] = OrderedDict()
+        self._counts: OrderedDict[tuple[str, int, bool], int] = OrderedDict()
+        self._systems: dict[tuple[str, str], int] = {}
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._starts: dict[int, int] = {}  # channel -> the message its window starts at
 
@@ -78,15 +79,28 @@ class ChannelMemory:
     def smallest(self, blend: BlendSettings) -> ChatModel:
         return min(self.members(blend), key=lambda m: m.context_window)
 
-    async def _count(self, model: ChatModel, message: StoredMessage, text: str) -> int:
-        key = (model.id, message.id)
+    async def _count(self, model: ChatModel, message: StoredMessage, text: str | None = None
+                     ) -> int:
+        """Tokens of `message` in a prompt (or of `text`, its line in a summary's request)
+        with the model's tokenizer, counted once per stored message, model and form."""
+        key = (model.id, message.id, text is None)
         if (hit := self._counts.get(key)) is not None:
-            self._counts.move_to_end(key)
             return hit
-        count = await model.count_tokens(text) + TURN_OVERHEAD
+        count = await model.count_tokens(prompt_line(message) if text is None else text
+                                         ) + TURN_OVERHEAD
         self._counts[key] = count
         if len(self._counts) > 50_000:
-            self._counts.popitem(last=False)
+            self._counts.popitem(last=False)  # the oldest counted
+        return count
+
+    async def _count_system(self, model: ChatModel, system: str) -> int:
+        """Tokens of the system part, counted once while it stays the same."""
+        key = (model.id, system)
+        if (hit := self._systems.get(key)) is not None:
+            return hit
+        if len(self._systems) > 1_000:
+            self._systems.clear()
+        self._systems[key] = count = await model.count_tokens(system)
         return count
 
     async def recall(self, channel_id: int, blend: BlendSettings,
@@ -96,28 +110,40 @@ class ChannelMemory:
         pinned facts of the channel and of the people in the window."""
         model = self.smallest(blend)
         n_ctx = model.context_window
-        facts = await self.memories.facts(channel_id, await self.memories.user_ids(
-            channel_id, [m.id for m in history[-50:] if m.role == "user"]))
+        speakers = {m.user_id for m in history[-50:] if m.role == "user"}
+        facts = await self.memories.facts(channel_id, [u for u in speakers if u is not None])
         summary = await self.memories.summary(channel_id) if history else None
         fixed = Conversation(conversation.system, (), summary=summary.text if summary else "",
                              facts=tuple(f.text for f in facts), lore=conversation.lore)
         room = n_ctx - reply_budget(n_ctx, max_tokens) - len(conversation.post_history) - 16
-        texts = [speaker_line(_chat(m)) for m in history]
         system = fixed.system_text()
-        if len(system) + sum(len(t) + TURN_OVERHEAD for t in texts) <= room:
+        if len(system) + sum(len(prompt_line(m)) + TURN_OVERHEAD for m in history) <= room:
             return Recall(0, summary, tuple(facts))  # a token is a character or more: it fits
-        budget = room - min(await model.count_tokens(system), n_ctx // 2)
-        counts = [await self._count(model, m, t) for m, t in zip(history, texts, strict=True)]
+        budget = room - min(await self._count_system(model, system), n_ctx // 2)
         earlier = self._starts.get(channel_id)
         at = next((i for i, m in enumerate(history) if m.id == earlier), None)
-        if at is not None and sum(counts[at:]) <= budget:
+        if at is not None and await self._within(model, history[at:], budget):
             return Recall(at, summary, tuple(facts))  # the same start: the prefix stays cached
         used, start = 0, len(history)  # else start anew, with room to grow into
-        while start > 0 and used + counts[start - 1] <= budget * REFILL:
-            used += counts[start - 1]
+        while start > 0:
+            cost = await self._count(model, history[start - 1])
+            if used + cost > budget * REFILL:
+                break
+            used += cost
             start -= 1
         self._starts[channel_id] = history[start].id
         return Recall(start, summary, tuple(facts))
+
+    async def _within(self, model: ChatModel, turns: Sequence[StoredMessage], budget: float
+                      ) -> bool:
+        """Whether `turns` fit `budget` (counting stops once they do not)."""
+        used, counts = 0, self._counts
+        for message in turns:
+            known = counts.get((model.id, message.id, True))
+            used += known if known is not None else await self._count(model, message)
+            if used > budget:
+                return False
+        return True
 
     # ---- rolling summaries --------------------------------------------------------------
 
@@ -201,8 +227,3 @@ class ChannelMemory:
             task.cancel()
         await self.idle()
 
-
-def _chat(message: StoredMessage) -> ChatMessage:
-    if message.role == "user":
-        return ChatMessage("user", message.text, name=message.author or "User")
-    return ChatMessage("assistant", message.text)

@@ -196,7 +196,7 @@ class ChatService:
             **({"loop_redraws": redraws} if redraws else {}),
         )
         if replaces is not None:
-            self.store.recent.forget()  # the replaced reply leaves its channel's history
+            self.store.forget(channel.id)  # the replaced reply leaves its channel's history
         await self.learning.replied(channel.community_id, generation.model_id)
         return message_id
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, cast
 
 from sqlalchemy import func, select
 
@@ -41,8 +43,25 @@ def _parse_id(ref: str) -> int | None:
 
 
 class Library:
+    """A persona or lorebook a turn looks up (by its channel's setting) is kept for the
+    Store's `CACHE_TTL_S`: a turn neither queries nor parses it again. Writes here drop them;
+    those of another process show within the TTL."""
+
     def __init__(self, store: Store) -> None:
         self.store = store
+        self._found: dict[tuple[str, str | int], tuple[Any, float]] = {}
+
+    def _cached(self, key: tuple[str, str | int]) -> tuple[bool, Any]:
+        hit = self._found.get(key)
+        if hit is None or hit[1] < time.monotonic():
+            return False, None
+        return True, hit[0]
+
+    def _keep(self, key: tuple[str, str | int], value: Any) -> Any:
+        if len(self._found) > 1_000:
+            self._found.clear()
+        self._found[key] = (value, time.monotonic() + self.store.CACHE_TTL_S)
+        return value
 
     async def add_persona(
         self, card: CharacterCard, avatar: bytes | None, *, replace: bool = False
@@ -65,7 +84,8 @@ class Library:
                 s.add(row)
             row.spec, row.card, row.avatar = card.spec, card.to_v2(), avatar
             await s.commit()
-            return row.id, replaced
+        self._found.clear()
+        return row.id, replaced
 
     async def personas(self) -> list[StoredPersona]:
         async with self.store.session() as s:
@@ -74,6 +94,12 @@ class Library:
 
     async def persona(self, ref: str) -> StoredPersona | None:
         """By id (`12` or `#12`), else the newest with that name (any case)."""
+        known, found = self._cached(("persona", ref))
+        if known:
+            return cast(StoredPersona | None, found)
+        return cast(StoredPersona | None, self._keep(("persona", ref), await self._persona(ref)))
+
+    async def _persona(self, ref: str) -> StoredPersona | None:
         async with self.store.session() as s:
             ident = _parse_id(ref)
             row = await s.get(PersonaRow, ident) if ident is not None else None
@@ -90,7 +116,8 @@ class Library:
             row = LorebookRow(name=book.name or "lorebook", book=book.model_dump(mode="json"))
             s.add(row)
             await s.commit()
-            return row.id
+        self._found.clear()
+        return row.id
 
     async def lorebooks(self) -> list[StoredLorebook]:
         async with self.store.session() as s:
@@ -98,6 +125,13 @@ class Library:
         return [StoredLorebook(r.id, r.name, Lorebook.model_validate(r.book)) for r in rows]
 
     async def lorebook(self, ref: str | int) -> StoredLorebook | None:
+        known, found = self._cached(("lorebook", ref))
+        if known:
+            return cast(StoredLorebook | None, found)
+        return cast(StoredLorebook | None, self._keep(("lorebook", ref),
+                                                      await self._lorebook(ref)))
+
+    async def _lorebook(self, ref: str | int) -> StoredLorebook | None:
         async with self.store.session() as s:
             ident = ref if isinstance(ref, int) else _parse_id(ref)
             row = await s.get(LorebookRow, ident) if ident is not None else None

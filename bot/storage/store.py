@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, cast
@@ -17,6 +19,7 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from . import schema
+from .channel_cache import ChannelCache
 from .clean import clean_parameters, json_dumps
 from .recent import RecentHistory
 from .store_types import ChannelState, DuplicateMessage, StoredMessage
@@ -66,7 +69,9 @@ class Store:
         self._channels: dict[tuple[str, str], tuple[ChannelState, str, float]] = {}
         self._users: dict[tuple[str, str], tuple[int, str]] = {}
         self._names: dict[int, str] = {}  # user id -> display name, for cached history
+        self._writing: asyncio.Lock | None = None  # SQLite: this process's writers in turn
         self.recent = RecentHistory(self.CACHE_TTL_S)
+        self.cached = ChannelCache(self.CACHE_TTL_S)  # memory summaries, pinned facts
 
     def _cached_channel(self, platform: str, channel_id: str) -> ChannelState | None:
         hit = self._channels.get((platform, channel_id))
@@ -96,6 +101,7 @@ class Store:
         event.listen(engine.sync_engine, "before_cursor_execute", clean_parameters,
                      retval=True)  # no NUL or lone surrogate reaches any database
         sqlite = url.get_backend_name() == "sqlite"
+        self._writing = asyncio.Lock() if sqlite else None
         if sqlite:
             event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas(self.busy_timeout_s))
         try:
@@ -112,6 +118,12 @@ class Store:
         if self._engine is not None:
             await self._engine.dispose()
             self._engine = None
+
+    def writing(self) -> contextlib.AbstractAsyncContextManager[object]:
+        """Held around a turn's write. SQLite takes one writer at a time: the writers of this
+        process wait their turn here, in order, instead of in SQLite's busy handler (which
+        sleeps, up to 100 ms a time, so a burst of turns would wait on each other's sleeps)."""
+        return self._writing if self._writing is not None else contextlib.nullcontext()
 
     def session(self) -> AsyncSession:
         if self._sessions is None:
@@ -214,7 +226,7 @@ class Store:
         values = {"channel_id": channel_id, "role": role, "text": text,
                   "created_at": fields.pop("created_at", None) or utcnow(), **fields}
         try:
-            async with self.engine.begin() as conn:
+            async with self.writing(), self.engine.begin() as conn:
                 inserted = await conn.execute(_INSERT_MESSAGE, values)
                 message_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
                 for write in also:
@@ -231,7 +243,7 @@ class Store:
             self.recent.append(channel_id, StoredMessage(
                 message_id, role, text, values["created_at"], author, fields.get("model_id"),
                 fields.get("mode"), fields.get("prompt_tokens"),
-                fields.get("completion_tokens"), fields.get("latency_ms")))
+                fields.get("completion_tokens"), fields.get("latency_ms"), user_id))
         return message_id
 
     async def has_message(self, channel_id: int, platform_message_id: str) -> bool:
@@ -253,14 +265,20 @@ class Store:
             )
             await s.commit()
         self._channels = {k: v for k, v in self._channels.items() if v[0].id != channel_id}
+        self.forget(channel_id)
+
+    def forget(self, channel_id: int | None = None) -> None:
+        """Read this channel's (or every channel's) history, summary and facts from the
+        database next time: after a write that changes them elsewhere than here."""
         self.recent.forget(channel_id)
+        self.cached.forget(channel_id)
 
     def forget_cached(self) -> None:
         """Drop every cached channel, user and history (after a deletion)."""
         self._channels.clear()
         self._users.clear()
         self._names.clear()
-        self.recent.forget()
+        self.forget()
 
     async def history(
         self, channel_id: int, limit: int | None = None, *, since_reset: bool = True
@@ -274,7 +292,7 @@ class Store:
         m = Message
         query = (  # plain columns, no ORM objects: a turn reads the whole recent history
             select(m.id, m.role, m.text, m.created_at, User.display_name, m.model_id, m.mode,
-                   m.prompt_tokens, m.completion_tokens, m.latency_ms)
+                   m.prompt_tokens, m.completion_tokens, m.latency_ms, m.user_id)
             .outerjoin(User, Message.user_id == User.id)
             .where(Message.channel_id == channel_id, Message.replaced_by_id.is_(None))
             .order_by(Message.id.desc())
@@ -292,7 +310,7 @@ class Store:
             rows = (await conn.execute(query)).all()
         messages = [StoredMessage(r.id, r.role, r.text, r.created_at, r.display_name,
                                   r.model_id, r.mode, r.prompt_tokens, r.completion_tokens,
-                                  r.latency_ms) for r in reversed(rows)]
+                                  r.latency_ms, r.user_id) for r in reversed(rows)]
         if since_reset:
             self.recent.put(channel_id, messages, limit)
         return messages

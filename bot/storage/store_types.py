@@ -40,6 +40,7 @@ class StoredMessage:
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
     latency_ms: int | None = None
+    user_id: int | None = None  # the stored user who wrote it (user turns)
 
     def as_json(self) -> dict[str, Any]:
         return {

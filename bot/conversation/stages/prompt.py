@@ -3,10 +3,10 @@ become one `ReplyRequest`."""
 
 from __future__ import annotations
 
-from engines import BlendError, ChatMessage, ReplyRequest
+from engines import BlendError, ReplyRequest
 from persona import Lorebook, build_conversation
 
-from ...storage import StoredMessage
+from ..chat_history import chat_message
 from ..pipeline import Next, Turn
 from ..service import ChatService
 
@@ -33,13 +33,8 @@ class Prompt:
             stored = await service.library.lorebook(channel.lorebook_id)
             books = [stored.book] if stored else []
         conversation = build_conversation(
-            choice.card, [_chat(m) for m in turn.history], options.global_system, books)
+            choice.card, [chat_message(m) for m in turn.history], options.global_system, books)
         turn.request = ReplyRequest(turn.key, conversation, blend, options.sampling,
                                     avoid=turn.avoid)
         await rest(turn)
 
-
-def _chat(message: StoredMessage) -> ChatMessage:
-    if message.role == "user":
-        return ChatMessage("user", message.text, name=message.author or "User")
-    return ChatMessage("assistant", message.text)
