@@ -1,4 +1,5 @@
-"""`blendbot ranker export|train|eval`: build, export and measure PairRM rankers."""
+"""`blendbot ranker export|train|refresh|eval|calibrate`: build, export, refresh from feedback
+and measure PairRM rankers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engines.ranker import SHIPPED_MODEL, PreferencePair, RankerLoadError
+from engines.ranker import PreferencePair, RankerLoadError
 from engines.ranker.augment import contrastive_pairs
 from engines.ranker.meta import Budgets
 from engines.ranker.pairs import PairsError, read_pairs, split
@@ -22,6 +23,7 @@ from engines.ranker.requires import (
 )
 
 from .config import Settings
+from .ranker_active import served_ranker
 
 
 class RankerUsageError(Exception):
@@ -59,6 +61,19 @@ def add_parsers(sub: Any) -> None:
     tr.add_argument("--threads", type=int, help="PyTorch threads (default: all cores)")
     _budget_args(tr)
 
+    rf = rsub.add_parser("refresh", help="fine-tune the shipped ranker on the bot's own feedback "
+                         "and serve it when it is not worse")
+    rf.add_argument("--community", type=int, metavar="ID",
+                    help="only this community's feedback (default: all of it)")
+    rf.add_argument("--dev-pairs", type=Path, metavar="FILE.jsonl",
+                    help="hh-rlhf-style pairs whose held-out part it must not get worse on "
+                         "(default: ranker_dev_pairs)")
+    rf.add_argument("--min-pairs", type=int, metavar="N",
+                    help="the least feedback pairs to train on (default: "
+                         "ranker_refresh_min_pairs)")
+    rf.add_argument("--epochs", type=float, default=3.0)
+    rf.add_argument("--lr", type=float, default=3e-5, help="encoder learning rate")
+
     ev = rsub.add_parser("eval", help="accuracy of a ranker on preference pairs")
     ev.add_argument("--pairs", type=Path, required=True, metavar="FILE.jsonl")
     ev.add_argument("--model", type=Path, metavar="FILE.onnx",
@@ -82,6 +97,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         if command == "eval":
             return await _eval(args, settings)
         require_train(f"ranker {command}")
+        if command == "refresh":
+            return await _refresh(args, settings)
         if command == "export":
             return await asyncio.to_thread(_export, args)
         return await _train(args, settings)
@@ -196,6 +213,29 @@ def _fit(args: argparse.Namespace, source: Path, pairs: list[PreferencePair]) ->
     return 0
 
 
+async def _refresh(args: argparse.Namespace, settings: Settings) -> int:
+    from .ranker_refresh import refresh
+
+    if args.epochs <= 0 or args.lr <= 0:
+        raise RankerUsageError("--epochs and --lr must be above 0")
+    if args.min_pairs is not None and args.min_pairs < 8:
+        raise RankerUsageError("--min-pairs must be at least 8")
+    if args.dev_pairs is not None and not args.dev_pairs.is_file():
+        raise RankerUsageError(f"{args.dev_pairs} does not exist")
+    changes: dict[str, Any] = {}
+    if args.dev_pairs is not None:
+        changes["ranker_dev_pairs"] = args.dev_pairs
+    if args.min_pairs is not None:
+        changes["ranker_refresh_min_pairs"] = args.min_pairs
+    if changes:
+        settings = settings.model_copy(update=changes)
+    _quiet_transformers()
+    report = await refresh(settings, args.community, epochs=args.epochs, lr=args.lr,
+                           say=lambda line: print(line, flush=True))
+    print(report.line())
+    return 0 if report.before is not None else 1
+
+
 async def _feedback_pairs(settings: Settings) -> list[PreferencePair]:
     from .database import store_for
     from .storage.preferences import feedback_pairs
@@ -213,7 +253,7 @@ async def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.holdout is not None and not 0 < args.holdout < 1:
         raise RankerUsageError("--holdout must be above 0 and below 1")
-    path = args.model or settings.ranker_path or SHIPPED_MODEL
+    path = args.model or served_ranker(settings)
     found = read_pairs(args.pairs)
     pairs = split(found.pairs, args.holdout)[1] if args.holdout else found.pairs
     if not pairs:

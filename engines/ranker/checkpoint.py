@@ -10,7 +10,7 @@ optionally `ranker.json` (token budgets). llm-blender's `PairRM` directory has t
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from .meta import (
     PREFIX_TOKENS,
     SOURCE_PREFIX,
     Budgets,
+    Calibration,
     RankerLoadError,
     RankerMeta,
     plain_tokenizer,
@@ -77,7 +78,9 @@ def load_checkpoint(directory: Path, budgets: Budgets | None = None) -> Checkpoi
                               f"{' …' if len(missing) > 3 else ''}")
     model.eval()
     info = notes.get("info", {})
-    return Checkpoint(model, tokenizer, config, replace(meta, info=info), info)
+    calibration = Calibration(**notes.get("calibration", {}))
+    return Checkpoint(model, tokenizer, config,
+                      replace(meta, info=info, calibration=calibration), info)
 
 
 def init_from_backbone(directory: Path, budgets: Budgets, seed: int = 0,
@@ -97,8 +100,9 @@ def init_from_backbone(directory: Path, budgets: Budgets, seed: int = 0,
     return Checkpoint(model, tokenizer, config, meta)
 
 
-def save_checkpoint(ckpt: Checkpoint, directory: Path) -> None:
-    """Write config, weights (safetensors), tokenizer and `ranker.json` into `directory`."""
+def save_checkpoint(ckpt: Checkpoint, directory: Path, *, half: bool = False) -> None:
+    """Write config, weights (safetensors; `half`: as float16, half the size, loaded back as
+    float32), tokenizer and `ranker.json` into `directory`."""
     from safetensors.torch import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -110,12 +114,15 @@ def save_checkpoint(ckpt: Checkpoint, directory: Path) -> None:
     config.drop_out = ckpt.model.dropout
     config.save_pretrained(directory)
     state = {k: v.detach().contiguous() for k, v in ckpt.model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(directory / "model.safetensors"))
     ckpt.tokenizer.save_pretrained(directory)
     (directory / "ranker.json").write_text(json.dumps(
         {"budgets": {"source": ckpt.meta.budgets.source,
                      "candidate": ckpt.meta.budgets.candidate},
-         "backbone": ckpt.meta.backbone, "info": ckpt.info}, indent=2))
+         "backbone": ckpt.meta.backbone, "info": ckpt.info,
+         "calibration": asdict(ckpt.meta.calibration)}, indent=2))
 
 
 def default_budgets(directory: Path) -> Budgets:
