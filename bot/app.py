@@ -16,8 +16,8 @@ from .config import ConfigError, Settings
 from .conversation import Conversations
 from .conversation.service import ChatService, ServiceOptions
 from .database import store_for
-from .ranker_active import served_ranker
 from .ops.metrics import Metrics
+from .ranker_active import served_ranker
 from .reports.scheduler import ReportService
 from .shared_windows import SharedWindows
 from .storage import Store

@@ -127,5 +127,5 @@ def _weights(settings: Settings) -> tuple[Any, str]:
     for path in (settings.ranker_checkpoint, LOCAL_CHECKPOINT, SHIPPED_CHECKPOINT):
         if path is not None and (path / "config.json").is_file():
             return load_checkpoint(path), str(path)
-    raise ConfigError(f"bench ranker needs a trained ranker: set ranker_checkpoint (the shipped "
-                      f"weights in {SHIPPED_CHECKPOINT} are missing from this install)")
+    raise ConfigError(f"bench ranker needs a trained ranker's PyTorch weights: set "
+                      f"ranker_checkpoint, or run `make ranker` (writes {SHIPPED_CHECKPOINT})")

@@ -1,4 +1,4 @@
-"""`blendbot ranker export|train|refresh|eval|calibrate`: build, export, refresh from feedback
+"""`blendbot ranker export|train|refresh|eval`: build, export, refresh from feedback
 and measure PairRM rankers."""
 
 from __future__ import annotations
@@ -59,6 +59,10 @@ def add_parsers(sub: Any) -> None:
     tr.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, help="PyTorch threads (default: all cores)")
+    tr.add_argument("--freeze-layers", type=int, default=0, metavar="N",
+                    help="keep the embeddings and the bottom N encoder layers fixed")
+    tr.add_argument("--half", action="store_true",
+                    help="save the weights as float16 (half the size; loaded back as float32)")
     _budget_args(tr)
 
     rf = rsub.add_parser("refresh", help="fine-tune the shipped ranker on the bot's own feedback "
@@ -146,8 +150,9 @@ def _export(args: argparse.Namespace) -> int:
 async def _train(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 <= args.holdout < 1:
         raise RankerUsageError("--holdout must be at least 0 and below 1")
-    if args.epochs <= 0 or args.batch_size < 1:
-        raise RankerUsageError("--epochs must be above 0 and --batch-size at least 1")
+    if args.epochs <= 0 or args.batch_size < 1 or args.freeze_layers < 0:
+        raise RankerUsageError("--epochs must be above 0, --batch-size at least 1 and "
+                               "--freeze-layers at least 0")
     pairs: list[PreferencePair] = []
     for path in args.pairs:
         found = read_pairs(path)
@@ -200,13 +205,14 @@ def _fit(args: argparse.Namespace, source: Path, pairs: list[PreferencePair]) ->
     print(f"budgets: source {budgets.source}, candidate {budgets.candidate} tokens; "
           f"{len(pairs)} pairs, {args.epochs:g} epochs")
     options = TrainOptions(epochs=args.epochs, batch_pairs=args.batch_size, lr=args.lr,
-                           seed=args.seed, threads=args.threads)
+                           seed=args.seed, threads=args.threads,
+                           freeze_layers=args.freeze_layers)
     report = train(ckpt, pairs, options, say=lambda line: print(line, flush=True))
     ckpt = with_info(ckpt, trained_pairs=report.pairs, augmented=not args.no_augment,
                      steps=report.steps,
                      epochs=args.epochs, lr=args.lr, batch_pairs=args.batch_size,
                      holdout=args.holdout, seed=args.seed, final_loss=round(report.last_loss, 4))
-    save_checkpoint(ckpt, args.out)
+    save_checkpoint(ckpt, args.out, half=args.half)
     print(f"trained {report.steps} steps in {report.seconds:.0f}s (loss {report.first_loss:.3f} "
           f"-> {report.last_loss:.3f}); wrote {args.out}")
     print(f"next: blendbot ranker export --from {args.out} --out FILE.onnx --int8")
@@ -229,7 +235,6 @@ async def _refresh(args: argparse.Namespace, settings: Settings) -> int:
         changes["ranker_refresh_min_pairs"] = args.min_pairs
     if changes:
         settings = settings.model_copy(update=changes)
-    _quiet_transformers()
     report = await refresh(settings, args.community, epochs=args.epochs, lr=args.lr,
                            say=lambda line: print(line, flush=True))
     print(report.line())

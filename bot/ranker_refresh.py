@@ -95,12 +95,16 @@ async def _feedback(settings: Settings, community_id: int | None) -> list[Prefer
 def _refresh(settings: Settings, community_id: int | None, pairs: Sequence[PreferencePair],
              train_part: list[PreferencePair], held: list[PreferencePair], epochs: float,
              lr: float, say: Callable[[str], None]) -> RefreshReport:
+    from transformers.utils import logging as hf_logging
+
     from engines.ranker.augment import contrastive_pairs
     from engines.ranker.checkpoint import load_checkpoint, with_info
     from engines.ranker.export import export
     from engines.ranker.runtime import OnnxRanker
     from engines.ranker.train import TrainOptions, train
 
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
     base = settings.ranker_checkpoint or SHIPPED_CHECKPOINT
     current_path = served_ranker(settings)
     current = OnnxRanker.load(current_path, threads=settings.ranker_threads)

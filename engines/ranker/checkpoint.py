@@ -10,7 +10,7 @@ optionally `ranker.json` (token budgets). llm-blender's `PairRM` directory has t
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,6 @@ from .meta import (
     PREFIX_TOKENS,
     SOURCE_PREFIX,
     Budgets,
-    Calibration,
     RankerLoadError,
     RankerMeta,
     plain_tokenizer,
@@ -78,9 +77,7 @@ def load_checkpoint(directory: Path, budgets: Budgets | None = None) -> Checkpoi
                               f"{' …' if len(missing) > 3 else ''}")
     model.eval()
     info = notes.get("info", {})
-    calibration = Calibration(**notes.get("calibration", {}))
-    return Checkpoint(model, tokenizer, config,
-                      replace(meta, info=info, calibration=calibration), info)
+    return Checkpoint(model, tokenizer, config, replace(meta, info=info), info)
 
 
 def init_from_backbone(directory: Path, budgets: Budgets, seed: int = 0,
@@ -121,8 +118,7 @@ def save_checkpoint(ckpt: Checkpoint, directory: Path, *, half: bool = False) ->
     (directory / "ranker.json").write_text(json.dumps(
         {"budgets": {"source": ckpt.meta.budgets.source,
                      "candidate": ckpt.meta.budgets.candidate},
-         "backbone": ckpt.meta.backbone, "info": ckpt.info,
-         "calibration": asdict(ckpt.meta.calibration)}, indent=2))
+         "backbone": ckpt.meta.backbone, "info": ckpt.info}, indent=2))
 
 
 def default_budgets(directory: Path) -> Budgets:

@@ -44,20 +44,6 @@ class Budgets:
 
 
 @dataclass(frozen=True, slots=True)
-class Calibration:
-    """How a model's pair logit becomes the margin served: `scale · logit + length_weight ·
-    (log(1 + tokens of candidate 1) − log(1 + tokens of candidate 2))`, fitted on held-out
-    preference pairs (`blendbot ranker calibrate`). The identity for an uncalibrated model."""
-
-    scale: float = 1.0
-    length_weight: float = 0.0
-
-    @property
-    def identity(self) -> bool:
-        return self.scale == 1.0 and self.length_weight == 0.0
-
-
-@dataclass(frozen=True, slots=True)
 class RankerMeta:
     """Token ids and budgets a pair encoder needs, and the tokenizer's fingerprint."""
 
@@ -72,7 +58,6 @@ class RankerMeta:
     backbone: str = ""
     info: dict[str, Any] = field(default_factory=dict)  # training and export notes
     format: str = FORMAT
-    calibration: Calibration = field(default_factory=Calibration)
 
     @property
     def special_ids(self) -> frozenset[int]:
@@ -89,7 +74,6 @@ class RankerMeta:
             if data.get("format") != FORMAT:
                 raise ValueError(f"unknown format {data.get('format')!r} (expected {FORMAT})")
             data["budgets"] = Budgets(**data.get("budgets", {}))
-            data["calibration"] = Calibration(**data.get("calibration", {}))
             return cls(**data)
         except (ValueError, TypeError, AttributeError) as exc:
             raise RankerLoadError(f"bad ranker metadata: {exc}") from None

@@ -9,7 +9,6 @@ import numpy as np
 
 from .aggregate import Ranking, rank
 from .encoding import Batch, PairEncoder
-from .meta import RankerMeta
 from .pairs import PreferencePair
 
 
@@ -31,36 +30,17 @@ class PairScorer(abc.ABC):
 
         def compare(pairs: Sequence[tuple[int, int]]) -> np.ndarray:
             rows = [enc.pair(source_ids, ids[i], ids[j]) for i, j in pairs]
-            return self.logits(enc.batch(rows))
+            return self.run(enc.batch(rows))
 
         return rank(candidates, compare, aggregation)
-
-    def logits(self, batch: Batch) -> np.ndarray:
-        """The served logits: the model's, through the model's calibration."""
-        calibration = self.encoder.meta.calibration
-        raw = self.run(batch)
-        if calibration.identity:
-            return raw
-        return calibration.scale * raw + calibration.length_weight * length_gap(
-            batch, self.encoder.meta)
 
     def margins(self, pairs: Sequence[PreferencePair], batch_pairs: int = 16) -> np.ndarray:
         """Margin of `chosen` over `rejected` for each pair (both orders; > 0: chosen wins).
 
         An empty reply loses to any non-empty one without a model call.
         """
-        raw, gap = self.margin_parts(pairs, batch_pairs)
-        calibration = self.encoder.meta.calibration
-        served = calibration.scale * raw + calibration.length_weight * gap
-        return np.where(np.isnan(gap), raw, served)
-
-    def margin_parts(self, pairs: Sequence[PreferencePair], batch_pairs: int = 16
-                     ) -> tuple[np.ndarray, np.ndarray]:
-        """(uncalibrated margin, length gap) of `chosen` over `rejected` for each pair; the
-        gap is NaN where an empty reply decided the pair (its margin is then ±1 or 0)."""
         enc = self.encoder
         out = np.zeros(len(pairs))
-        gaps = np.full(len(pairs), np.nan)
         todo = []
         for k, p in enumerate(pairs):
             if p.chosen.strip() and p.rejected.strip():
@@ -75,20 +55,7 @@ class PairScorer(abc.ABC):
         todo.sort(key=lambda k: len(rows[k][0]))  # similar lengths together: less padding
         for start in range(0, len(todo), batch_pairs):
             chunk = todo[start:start + batch_pairs]
-            batch = enc.batch([row for k in chunk for row in rows[k]])
-            logits, gap = self.run(batch), length_gap(batch, enc.meta)
+            logits = self.run(enc.batch([row for k in chunk for row in rows[k]]))
             for n, k in enumerate(chunk):
                 out[k] = (logits[2 * n] - logits[2 * n + 1]) / 2
-                gaps[k] = (gap[2 * n] - gap[2 * n + 1]) / 2
-        return out, gaps
-
-
-def length_gap(batch: Batch, meta: RankerMeta) -> np.ndarray:
-    """log(1 + tokens of candidate 1) − log(1 + tokens of candidate 2), per row of `batch`
-    (rows are `…[CLS]<c1> c1 [SEP][CLS]<c2> c2 [SEP]`, then padding)."""
-    ids = batch.input_ids
-    first = np.argmax(ids == meta.candidate1_prefix_id, axis=1)
-    second = np.argmax(ids == meta.candidate2_prefix_id, axis=1)
-    total = batch.attention_mask.sum(axis=1)
-    return (np.log1p(np.maximum(second - first - 3, 0))
-            - np.log1p(np.maximum(total - second - 2, 0))).astype(np.float64)
+        return out

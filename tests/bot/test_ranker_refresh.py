@@ -95,10 +95,10 @@ async def test_refresh_learns_the_communitys_taste_and_is_kept_only_when_better(
     settings = settings_for(tmp_path, base)
     settings.data_dir.mkdir(parents=True)
     served = await serve_base(settings, base)
-    await community_feedback(settings, 48)
+    await community_feedback(settings, 32)
 
     report = await refresh(settings, epochs=6, lr=3e-4, say=lambda _: None)
-    assert report.pairs == 48 and report.held_out > 0
+    assert report.pairs == 32 and report.held_out > 0
     assert report.before is not None and report.after is not None
     # the refreshed ranker prefers the long, on-topic replies on held-out pairs more often
     assert report.after > report.before and report.switched
@@ -115,6 +115,8 @@ async def test_refresh_learns_the_communitys_taste_and_is_kept_only_when_better(
 
 async def test_too_few_pairs_says_how_many_and_changes_nothing(tmp_path: Path, base: Path
                                                                ) -> None:
+    from bot.ranker_refresh import refresh
+
     settings = settings_for(tmp_path, base)
     settings.data_dir.mkdir(parents=True)
     await community_feedback(settings, 5)
@@ -124,5 +126,7 @@ async def test_too_few_pairs_says_how_many_and_changes_nothing(tmp_path: Path, b
     assert "community 1 has 5 feedback pairs and a refresh needs at least 40" in run.stdout
     assert "nothing changed" in run.stdout
     assert served_ranker(settings).name == "ranker.onnx" and refreshed_ranker(settings) is None
-    other = blendbot(settings.data_dir, "ranker", "refresh", "--community", "999")
-    assert other.returncode == 1 and "community 999 has 0 feedback pairs" in other.stdout
+    other = await refresh(settings, 999)
+    assert (other.pairs, other.needed, other.switched) == (0, 16, False)
+    assert other.line() == ("ranker refresh: community 999 has 0 feedback pairs and a refresh "
+                            "needs at least 16; nothing changed")
