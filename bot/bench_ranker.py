@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from engines.ranker import SHIPPED_CHECKPOINT, PreferencePair
-from engines.ranker.requires import missing_train_packages
+from engines.ranker.requires import (
+    BACKBONE_NAME,
+    TrainExtraMissing,
+    default_backbone,
+    missing_train_packages,
+)
 from engines.ranker.samples import sample_turns
 
 from .bench_ranked_turns import ranking_share
@@ -121,11 +126,17 @@ def _top_gap(scorer: Any, source: str, candidates: list[str], order: tuple[int, 
 
 
 def _weights(settings: Settings) -> tuple[Any, str]:
-    """A trained ranker: `ranker_checkpoint`, else `make ranker`'s, else the shipped one's."""
-    from engines.ranker.checkpoint import load_checkpoint
+    """A trained ranker (`ranker_checkpoint`, else `make ranker`'s), else all-MiniLM-L6-v2 with
+    a fresh head (the timings hold; agreement is then measured on an untrained head)."""
+    from engines.ranker.checkpoint import default_budgets, init_from_backbone, load_checkpoint
 
     for path in (settings.ranker_checkpoint, LOCAL_CHECKPOINT, SHIPPED_CHECKPOINT):
         if path is not None and (path / "config.json").is_file():
             return load_checkpoint(path), str(path)
-    raise ConfigError(f"bench ranker needs a trained ranker's PyTorch weights: set "
-                      f"ranker_checkpoint, or run `make ranker` (writes {SHIPPED_CHECKPOINT})")
+    try:
+        backbone = default_backbone()
+    except TrainExtraMissing as exc:
+        raise ConfigError(f"bench ranker needs a trained ranker (ranker_checkpoint) or {exc}"
+                          ) from None
+    return (init_from_backbone(backbone, default_budgets(backbone), name=BACKBONE_NAME),
+            f"{BACKBONE_NAME}, untrained head")

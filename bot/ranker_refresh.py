@@ -20,9 +20,10 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from engines.ranker import SHIPPED_CHECKPOINT, PreferencePair
+from engines.ranker import SHIPPED_CHECKPOINT, PreferencePair, RankerLoadError
 from engines.ranker.pairs import read_pairs, split
 
 from .config import Settings
@@ -74,10 +75,21 @@ async def refresh(settings: Settings, community_id: int | None = None, *, epochs
         return RefreshReport(len(pairs), needed, reason=(
             f"{who} has {len(pairs)} feedback pairs and a refresh needs at least {needed}"
             if len(pairs) < needed else f"{len(pairs)} pairs leave none to hold out"))
+    base_checkpoint(settings)  # before any work: there is something to start from
     say(f"{len(pairs)} feedback pairs: {len(train_part)} to train on, {len(held)} held out")
     report = await asyncio.to_thread(_refresh, settings, community_id, pairs, train_part, held,
                                      epochs, lr, say)
     return _with(report, seconds=round(time.monotonic() - started, 1))
+
+
+def base_checkpoint(settings: Settings) -> Path:
+    """The PyTorch weights a refresh starts from: `ranker_checkpoint`, else the shipped ranker's
+    (`make ranker` writes them beside the export); `RankerLoadError` when there are none."""
+    for path in (settings.ranker_checkpoint, SHIPPED_CHECKPOINT):
+        if path is not None and (path / "config.json").is_file():
+            return path
+    raise RankerLoadError("ranker refresh needs the shipped ranker's PyTorch weights: run "
+                          f"`make ranker` (writes {SHIPPED_CHECKPOINT}) or set ranker_checkpoint")
 
 
 async def _feedback(settings: Settings, community_id: int | None) -> list[PreferencePair]:
@@ -105,7 +117,7 @@ def _refresh(settings: Settings, community_id: int | None, pairs: Sequence[Prefe
 
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-    base = settings.ranker_checkpoint or SHIPPED_CHECKPOINT
+    base = base_checkpoint(settings)
     current_path = served_ranker(settings)
     current = OnnxRanker.load(current_path, threads=settings.ranker_threads)
     dev = _dev_pairs(settings)
@@ -194,6 +206,10 @@ async def refresh_loop(settings: Settings, poll_s: float = 3600.0) -> None:
     from filelock import FileLock, Timeout
 
     root = rankers_dir(settings)
+    if last_refresh(settings) is None:  # the first one a period after the first start
+        root.mkdir(parents=True, exist_ok=True)
+        (root / LAST_FILE).write_text(json.dumps({"at": datetime.now(UTC).isoformat(),
+                                                  "reason": "first start"}) + "\n")
     while True:
         if refresh_due(settings, datetime.now(UTC)):
             root.mkdir(parents=True, exist_ok=True)

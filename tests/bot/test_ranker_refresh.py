@@ -109,7 +109,8 @@ async def test_refresh_learns_the_communitys_taste_and_is_kept_only_when_better(
     again = await refresh(settings, epochs=0.01, lr=1e-6, say=lambda _: None)
     assert again.after is not None and again.before == report.after
     assert again.after < again.before and not again.switched
-    assert "held-out accuracy" in again.reason and served_ranker(settings) == Path(report.path)
+    assert "held-out accuracy" in again.reason
+    assert served_ranker(settings) == Path(report.path or "")
     assert len([p for p in (settings.data_dir / "rankers").iterdir() if p.is_dir()]) == 2
 
 
@@ -130,3 +131,21 @@ async def test_too_few_pairs_says_how_many_and_changes_nothing(tmp_path: Path, b
     assert (other.pairs, other.needed, other.switched) == (0, 16, False)
     assert other.line() == ("ranker refresh: community 999 has 0 feedback pairs and a refresh "
                             "needs at least 16; nothing changed")
+
+
+def test_a_refresh_is_due_weekly_after_the_last_one_and_never_when_off(tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime, timedelta
+
+    from bot.ranker_refresh import refresh_due
+
+    settings = Settings(data_dir=tmp_path)
+    now = datetime(2026, 12, 2, 6, tzinfo=UTC)
+    assert refresh_due(settings, now)  # never refreshed
+    (tmp_path / "rankers").mkdir()
+    (tmp_path / "rankers" / "last_refresh.json").write_text(
+        json.dumps({"at": (now - timedelta(days=6)).isoformat()}))
+    assert not refresh_due(settings, now)
+    assert refresh_due(settings, now + timedelta(days=1))
+    assert not refresh_due(Settings(data_dir=tmp_path, ranker_refresh_days=0),
+                           now + timedelta(days=30))
