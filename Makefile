@@ -49,8 +49,9 @@ PAIRS ?= ../shared/data/preferences/hh-rlhf-harmless-dev.jsonl
 HOLDOUT ?= 0.2
 ranker: $(VENV)/.installed-train
 	$(BIN)/blendbot ranker train --pairs $(PAIRS) --holdout $(HOLDOUT) --no-feedback \
-		--out build/ranker
-	$(BIN)/blendbot ranker export --from build/ranker --out engines/ranker/data/ranker.onnx --int8
+		--out engines/ranker/data/checkpoint --half
+	$(BIN)/blendbot ranker export --from engines/ranker/data/checkpoint \
+		--out engines/ranker/data/ranker.onnx --int8
 	$(BIN)/blendbot ranker eval --pairs $(PAIRS) --holdout $(HOLDOUT) \
 		--model engines/ranker/data/ranker.onnx
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from engines import BlendedEngine, SamplingParams
 from engines.gate import FairGate
 from engines.ranked import RankedOptions
-from engines.ranker import SHIPPED_MODEL
 from engines.ranker.provider import RankerProvider
 from engines.registry import build_model, file_problem_at_start
 from persona import GLOBAL_SYSTEM_PROMPT
@@ -19,6 +18,7 @@ from .conversation.safety import ModerationEndpoint, Price, SafetyOptions
 from .conversation.service import ChatService, ServiceOptions
 from .database import store_for
 from .ops.metrics import Metrics
+from .ranker_active import served_ranker
 from .reports.scheduler import ReportService
 from .shared_windows import SharedWindows
 from .storage import Store
@@ -57,7 +57,7 @@ def build_engine(settings: Settings, seed: int | None = None) -> BlendedEngine:
         default_weights=settings.default_weights,
         gate=FairGate(settings.local_concurrency),
         seed=seed if seed is not None else settings.seed,
-        ranker=RankerProvider(settings.ranker_path or SHIPPED_MODEL, settings.ranker_threads),
+        ranker=RankerProvider(lambda: served_ranker(settings), settings.ranker_threads),
         ranked=RankedOptions(aggregation=settings.ranker_aggregation,
                              samples=settings.ranker_samples, top_k=settings.ranker_top_k,
                              fuser=settings.fuse_model),

@@ -1,5 +1,7 @@
 """`blendbot bench ranker`: the same ranker weights and turns through PyTorch eager, ONNX fp32
-and ONNX int8 — latency per turn, speedups, and top-1 agreement with PyTorch."""
+and ONNX int8 — latency per turn, speedups, and top-1 agreement with PyTorch (on all turns, and
+on the clear ones, where PyTorch's best beats its second by a margin above `CLEAR_GAP`) — and
+what ranking costs next to generation in real `best_of_n` turns of the configured blend."""
 
 from __future__ import annotations
 
@@ -11,18 +13,20 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engines.ranker import SHIPPED_CHECKPOINT, PreferencePair
 from engines.ranker.requires import (
     BACKBONE_NAME,
-    TRAIN_HINT,
     TrainExtraMissing,
     default_backbone,
     missing_train_packages,
 )
 from engines.ranker.samples import sample_turns
 
+from .bench_ranked_turns import ranking_share
 from .config import ConfigError, Settings
 
 CANDIDATES = 4
+CLEAR_GAP = 0.1  # a turn is clear when PyTorch's best beats its second by more than this
 LOCAL_CHECKPOINT = Path("build/ranker")  # where `make ranker` trains the shipped ranker
 
 
@@ -30,9 +34,11 @@ async def ranker(settings: Settings, runs: int | None, say: Callable[[str], None
                  ) -> dict[str, Any]:
     missing = missing_train_packages()
     if missing:
-        raise ConfigError(f"bench ranker needs PyTorch ({', '.join(missing)} missing): "
-                          f"{TRAIN_HINT}")
-    return await asyncio.to_thread(_bench, settings, runs or 100, say)
+        raise ConfigError(f"bench ranker needs {', '.join(missing)} (the dev or train extra): "
+                          "pip install 'blendbot[dev]'")
+    result = await asyncio.to_thread(_bench, settings, runs or 100, say)
+    result.update(await ranking_share(settings, say))
+    return result
 
 
 def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[str, Any]:
@@ -57,6 +63,7 @@ def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[s
         samples = sample_turns(turns + 3, n=CANDIDATES, seed=0)
         times: dict[str, list[float]] = {k: [] for k in scorers}
         best: dict[str, list[int]] = {k: [] for k in scorers}
+        gaps: list[float] = []  # PyTorch's margin of its best over its second
         names = list(scorers)
         for number, (source, candidates) in enumerate(samples):
             rotated = names[number % 3:] + names[:number % 3]  # no backend always goes first
@@ -66,6 +73,8 @@ def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[s
                 if number >= 3:  # three warm-up turns
                     times[name].append(time.perf_counter() - started)
                     best[name].append(ranking.best)
+                    if name == "torch":
+                        gaps.append(_top_gap(scorers[name], source, candidates, ranking.order))
             if number >= 3 and (number - 2) % 20 == 0:
                 say(f"turn {number - 2}/{turns}: " + "  ".join(
                     f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in times.items()))
@@ -77,9 +86,10 @@ def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[s
         return round(statistics.median(t / o for t, o in zip(times["torch"], times[kind],
                                                               strict=True)), 3)
 
-    def agreement(kind: str) -> float:
-        return round(sum(a == b for a, b in zip(best["torch"], best[kind], strict=True))
-                     / turns, 4)
+    def agreement(kind: str, clear: bool = False) -> float | None:
+        picked = [(a, b) for a, b, g in zip(best["torch"], best[kind], gaps, strict=True)
+                  if g > CLEAR_GAP or not clear]
+        return round(sum(a == b for a, b in picked) / len(picked), 4) if picked else None
 
     return {
         "bench": "ranker",
@@ -96,6 +106,8 @@ def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[s
         "speedup_int8": speedup("int8"),
         "agreement_fp32": agreement("fp32"),
         "agreement_int8": agreement("int8"),
+        "agreement_int8_clear": agreement("int8", clear=True),
+        "clear_turns": sum(g > CLEAR_GAP for g in gaps),
         "max_abs_dlogit_fp32": float(f"{reports['fp32'].max_abs_diff:.3g}"),
         "max_abs_dlogit_int8": float(f"{reports['int8'].max_abs_diff:.3g}"),
         "size_mb_fp32": round(reports["fp32"].size_bytes / 2**20, 1),
@@ -107,12 +119,18 @@ def _ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 2)
 
 
+def _top_gap(scorer: Any, source: str, candidates: list[str], order: tuple[int, ...]) -> float:
+    """The margin of the first-ranked candidate over the second (both orders)."""
+    pair = PreferencePair(source, candidates[order[0]], candidates[order[1]])
+    return float(scorer.margins([pair])[0])
+
+
 def _weights(settings: Settings) -> tuple[Any, str]:
-    """A trained ranker (`ranker_checkpoint`, else `make ranker`'s), else MiniLM with a fresh
-    head (the timings hold; agreement is then measured on an untrained head)."""
+    """A trained ranker (`ranker_checkpoint`, else `make ranker`'s), else all-MiniLM-L6-v2 with
+    a fresh head (the timings hold; agreement is then measured on an untrained head)."""
     from engines.ranker.checkpoint import default_budgets, init_from_backbone, load_checkpoint
 
-    for path in (settings.ranker_checkpoint, LOCAL_CHECKPOINT):
+    for path in (settings.ranker_checkpoint, LOCAL_CHECKPOINT, SHIPPED_CHECKPOINT):
         if path is not None and (path / "config.json").is_file():
             return load_checkpoint(path), str(path)
     try:

@@ -1,4 +1,5 @@
-"""`blendbot ranker export|train|eval`: build, export and measure PairRM rankers."""
+"""`blendbot ranker export|train|refresh|eval`: build, export, refresh from feedback
+and measure PairRM rankers."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engines.ranker import SHIPPED_MODEL, PreferencePair, RankerLoadError
+from engines.ranker import PreferencePair, RankerLoadError
 from engines.ranker.augment import contrastive_pairs
 from engines.ranker.meta import Budgets
 from engines.ranker.pairs import PairsError, read_pairs, split
@@ -22,6 +23,7 @@ from engines.ranker.requires import (
 )
 
 from .config import Settings
+from .ranker_active import served_ranker
 
 
 class RankerUsageError(Exception):
@@ -57,7 +59,24 @@ def add_parsers(sub: Any) -> None:
     tr.add_argument("--lr", type=float, default=5e-5, help="encoder learning rate")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--threads", type=int, help="PyTorch threads (default: all cores)")
+    tr.add_argument("--freeze-layers", type=int, default=0, metavar="N",
+                    help="keep the embeddings and the bottom N encoder layers fixed")
+    tr.add_argument("--half", action="store_true",
+                    help="save the weights as float16 (half the size; loaded back as float32)")
     _budget_args(tr)
+
+    rf = rsub.add_parser("refresh", help="fine-tune the shipped ranker on the bot's own feedback "
+                         "and serve it when it is not worse")
+    rf.add_argument("--community", type=int, metavar="ID",
+                    help="only this community's feedback (default: all of it)")
+    rf.add_argument("--dev-pairs", type=Path, metavar="FILE.jsonl",
+                    help="hh-rlhf-style pairs whose held-out part it must not get worse on "
+                         "(default: ranker_dev_pairs)")
+    rf.add_argument("--min-pairs", type=int, metavar="N",
+                    help="the least feedback pairs to train on (default: "
+                         "ranker_refresh_min_pairs)")
+    rf.add_argument("--epochs", type=float, default=3.0)
+    rf.add_argument("--lr", type=float, default=3e-5, help="encoder learning rate")
 
     ev = rsub.add_parser("eval", help="accuracy of a ranker on preference pairs")
     ev.add_argument("--pairs", type=Path, required=True, metavar="FILE.jsonl")
@@ -82,6 +101,8 @@ async def run(args: argparse.Namespace, settings: Settings) -> int:
         if command == "eval":
             return await _eval(args, settings)
         require_train(f"ranker {command}")
+        if command == "refresh":
+            return await _refresh(args, settings)
         if command == "export":
             return await asyncio.to_thread(_export, args)
         return await _train(args, settings)
@@ -129,8 +150,9 @@ def _export(args: argparse.Namespace) -> int:
 async def _train(args: argparse.Namespace, settings: Settings) -> int:
     if not 0 <= args.holdout < 1:
         raise RankerUsageError("--holdout must be at least 0 and below 1")
-    if args.epochs <= 0 or args.batch_size < 1:
-        raise RankerUsageError("--epochs must be above 0 and --batch-size at least 1")
+    if args.epochs <= 0 or args.batch_size < 1 or args.freeze_layers < 0:
+        raise RankerUsageError("--epochs must be above 0, --batch-size at least 1 and "
+                               "--freeze-layers at least 0")
     pairs: list[PreferencePair] = []
     for path in args.pairs:
         found = read_pairs(path)
@@ -183,17 +205,40 @@ def _fit(args: argparse.Namespace, source: Path, pairs: list[PreferencePair]) ->
     print(f"budgets: source {budgets.source}, candidate {budgets.candidate} tokens; "
           f"{len(pairs)} pairs, {args.epochs:g} epochs")
     options = TrainOptions(epochs=args.epochs, batch_pairs=args.batch_size, lr=args.lr,
-                           seed=args.seed, threads=args.threads)
+                           seed=args.seed, threads=args.threads,
+                           freeze_layers=args.freeze_layers)
     report = train(ckpt, pairs, options, say=lambda line: print(line, flush=True))
     ckpt = with_info(ckpt, trained_pairs=report.pairs, augmented=not args.no_augment,
                      steps=report.steps,
                      epochs=args.epochs, lr=args.lr, batch_pairs=args.batch_size,
                      holdout=args.holdout, seed=args.seed, final_loss=round(report.last_loss, 4))
-    save_checkpoint(ckpt, args.out)
+    save_checkpoint(ckpt, args.out, half=args.half)
     print(f"trained {report.steps} steps in {report.seconds:.0f}s (loss {report.first_loss:.3f} "
           f"-> {report.last_loss:.3f}); wrote {args.out}")
     print(f"next: blendbot ranker export --from {args.out} --out FILE.onnx --int8")
     return 0
+
+
+async def _refresh(args: argparse.Namespace, settings: Settings) -> int:
+    from .ranker_refresh import refresh
+
+    if args.epochs <= 0 or args.lr <= 0:
+        raise RankerUsageError("--epochs and --lr must be above 0")
+    if args.min_pairs is not None and args.min_pairs < 8:
+        raise RankerUsageError("--min-pairs must be at least 8")
+    if args.dev_pairs is not None and not args.dev_pairs.is_file():
+        raise RankerUsageError(f"{args.dev_pairs} does not exist")
+    changes: dict[str, Any] = {}
+    if args.dev_pairs is not None:
+        changes["ranker_dev_pairs"] = args.dev_pairs
+    if args.min_pairs is not None:
+        changes["ranker_refresh_min_pairs"] = args.min_pairs
+    if changes:
+        settings = settings.model_copy(update=changes)
+    report = await refresh(settings, args.community, epochs=args.epochs, lr=args.lr,
+                           say=lambda line: print(line, flush=True))
+    print(report.line())
+    return 0 if report.before is not None else 1
 
 
 async def _feedback_pairs(settings: Settings) -> list[PreferencePair]:
@@ -213,7 +258,7 @@ async def _eval(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.holdout is not None and not 0 < args.holdout < 1:
         raise RankerUsageError("--holdout must be above 0 and below 1")
-    path = args.model or settings.ranker_path or SHIPPED_MODEL
+    path = args.model or served_ranker(settings)
     found = read_pairs(args.pairs)
     pairs = split(found.pairs, args.holdout)[1] if args.holdout else found.pairs
     if not pairs:

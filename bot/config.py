@@ -102,6 +102,12 @@ class Settings(BaseSettings):
     ranker_threads: int | None = Field(default=None, ge=1)  # ONNX Runtime threads
     ranker_aggregation: Literal["bubble", "max_logits", "max_wins"] = "bubble"
     ranker_checkpoint: Path | None = None  # a PyTorch ranker directory, for `bench ranker`
+    # `ranker refresh`: the least feedback pairs it trains on, how often a running bot with
+    # the train extra refreshes (days; 0: never), and hh-rlhf-style pairs it must not get
+    # worse on (their held-out part)
+    ranker_refresh_min_pairs: int = Field(default=40, ge=8)
+    ranker_refresh_days: int = Field(default=7, ge=0)
+    ranker_dev_pairs: Path | None = None
     ranker_samples: int = Field(default=3, ge=2, le=16)  # best_of_n candidates, one-model blend
     ranker_top_k: int = Field(default=3, ge=2, le=8)  # candidates `fuse` merges
     fuse_model: str | None = None  # the model that fuses; default the first healthy member

@@ -51,14 +51,15 @@ async def serve(settings: Settings) -> int:
         tasks = [asyncio.create_task(run(app), name=name) for name, run in runners.items()]
         if app.reports is not None:
             await app.reports.start()  # weekly reports; adapters register where to post
+        background = _ranker_refresh(settings)
         _stop_on_signals(tasks)
         try:
             # the first platform to fail (bad token, refused intent) stops the others
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         finally:
-            for task in tasks:
+            for task in [*tasks, *background]:
                 task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await asyncio.gather(*tasks, *background, return_exceptions=True)
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
@@ -70,6 +71,15 @@ async def serve(settings: Settings) -> int:
         if ops is not None:
             await ops.close()
         await app.close()
+
+
+def _ranker_refresh(settings: Settings) -> list[asyncio.Task[None]]:
+    """The weekly `ranker refresh`, where the train extra is installed (else it is by hand)."""
+    from .ranker_refresh import extra_installed, refresh_loop
+
+    if not settings.ranker_refresh_days or not extra_installed():
+        return []
+    return [asyncio.create_task(refresh_loop(settings), name="ranker-refresh")]
 
 
 async def _start_ops(app: App, port: int, platforms: list[str]) -> OpsServer:

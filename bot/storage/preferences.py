@@ -2,7 +2,8 @@
 
 Replies to the same user turn form a chain (each regenerated reply points at the one that
 replaced it). Within a chain: a reply with 👍 (and no 👎) beats one with 👎 (and no 👍), and the
-reply that was kept beats each one that was regenerated, unless votes say otherwise.
+reply that was kept beats each one that was regenerated, unless votes say otherwise. And a
+`best_of_n` reply that got 👍 (and no 👎) beats each candidate the ranker put below it.
 """
 
 from __future__ import annotations
@@ -17,17 +18,23 @@ from engines.ranker.pairs import PreferencePair, keyed
 from engines.ranker.texts import MAX_SOURCE_TURNS, format_source
 
 from .store import Store
-from .tables import Channel, Feedback, Message
+from .tables import CandidateRow, Channel, Feedback, Message
 
 
-async def feedback_pairs(store: Store, max_turns: int = MAX_SOURCE_TURNS) -> list[PreferencePair]:
-    """Every pair the stored feedback implies, with the conversation before the turn as source."""
+async def feedback_pairs(store: Store, max_turns: int = MAX_SOURCE_TURNS,
+                         community_id: int | None = None) -> list[PreferencePair]:
+    """Every pair the stored feedback implies (of one community, or all), with the
+    conversation before the turn as source."""
     async with store.session() as s:
-        replaced = (await s.execute(
-            select(Message).where(Message.role == "assistant",
-                                  Message.replaced_by_id.is_not(None)))).scalars().all()
+        query = select(Message).where(Message.role == "assistant",
+                                      Message.replaced_by_id.is_not(None))
+        if community_id is not None:
+            query = query.join(Channel, Channel.id == Message.channel_id).where(
+                Channel.community_id == community_id)
+        replaced = (await s.execute(query)).scalars().all()
+        pairs = await _candidate_pairs(s, max_turns, community_id)
         if not replaced:
-            return []
+            return pairs
         ids = {m.id for m in replaced} | {int(m.replaced_by_id) for m in replaced
                                            if m.replaced_by_id is not None}
         rows = {m.id: m for m in (await s.execute(
@@ -37,7 +44,6 @@ async def feedback_pairs(store: Store, max_turns: int = MAX_SOURCE_TURNS) -> lis
                 select(Feedback.message_id, Feedback.kind)
                 .where(Feedback.message_id.in_(ids), Feedback.kind.in_(("up", "down"))))).all():
             votes[message_id].add(kind)
-        pairs = []
         for chain in _chains(rows):
             found = _prefer(chain, votes)
             if not found:
@@ -47,6 +53,37 @@ async def feedback_pairs(store: Store, max_turns: int = MAX_SOURCE_TURNS) -> lis
             pairs += [keyed(source, texts[a], texts[b], ("feedback", a, b)) for a, b in found
                       if texts[a].strip() != texts[b].strip()]
         return pairs
+
+
+async def _candidate_pairs(session: AsyncSession, max_turns: int, community_id: int | None
+                           ) -> list[PreferencePair]:
+    """A liked `best_of_n` reply over each candidate ranked below it."""
+    query = (select(Message).join(Feedback, Feedback.message_id == Message.id)
+             .where(Message.mode == "best_of_n", Feedback.kind == "up").distinct())
+    if community_id is not None:
+        query = query.join(Channel, Channel.id == Message.channel_id).where(
+            Channel.community_id == community_id)
+    liked = (await session.execute(query)).scalars().all()
+    if not liked:
+        return []
+    ids = [m.id for m in liked]
+    disliked = set((await session.execute(
+        select(Feedback.message_id).where(Feedback.message_id.in_(ids),
+                                          Feedback.kind == "down"))).scalars())
+    pairs = []
+    for message in liked:
+        if message.id in disliked:
+            continue
+        below = (await session.execute(
+            select(CandidateRow).where(CandidateRow.message_id == message.id,
+                                       CandidateRow.rank > 1)
+            .order_by(CandidateRow.rank, CandidateRow.id))).scalars().all()
+        if not below:
+            continue
+        source = await _source(session, message, max_turns)
+        pairs += [keyed(source, message.text, c.text, ("candidate", message.id, c.id))
+                  for c in below if c.text.strip() and c.text.strip() != message.text.strip()]
+    return pairs
 
 
 def _chains(rows: dict[int, Message]) -> list[list[Message]]:

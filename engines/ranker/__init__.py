@@ -12,5 +12,7 @@ from .meta import RankerLoadError
 from .pairs import PreferencePair
 
 SHIPPED_MODEL = Path(__file__).parent / "data" / "ranker.onnx"
+SHIPPED_CHECKPOINT = Path(__file__).parent / "data" / "checkpoint"  # its weights, for PyTorch
 
-__all__ = ["AGGREGATIONS", "SHIPPED_MODEL", "PreferencePair", "RankerLoadError", "Ranking"]
+__all__ = ["AGGREGATIONS", "SHIPPED_CHECKPOINT", "SHIPPED_MODEL", "PreferencePair",
+           "RankerLoadError", "Ranking"]

@@ -97,8 +97,9 @@ def init_from_backbone(directory: Path, budgets: Budgets, seed: int = 0,
     return Checkpoint(model, tokenizer, config, meta)
 
 
-def save_checkpoint(ckpt: Checkpoint, directory: Path) -> None:
-    """Write config, weights (safetensors), tokenizer and `ranker.json` into `directory`."""
+def save_checkpoint(ckpt: Checkpoint, directory: Path, *, half: bool = False) -> None:
+    """Write config, weights (safetensors; `half`: as float16, half the size, loaded back as
+    float32), tokenizer and `ranker.json` into `directory`."""
     from safetensors.torch import save_file
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -110,6 +111,8 @@ def save_checkpoint(ckpt: Checkpoint, directory: Path) -> None:
     config.drop_out = ckpt.model.dropout
     config.save_pretrained(directory)
     state = {k: v.detach().contiguous() for k, v in ckpt.model.state_dict().items()}
+    if half:
+        state = {k: v.half() if v.is_floating_point() else v for k, v in state.items()}
     save_file(state, str(directory / "model.safetensors"))
     ckpt.tokenizer.save_pretrained(directory)
     (directory / "ranker.json").write_text(json.dumps(

@@ -27,6 +27,8 @@ class TrainOptions:
     weight_decay: float = 0.01
     seed: int = 0
     threads: int | None = None
+    freeze_layers: int = 0  # the embeddings and this many bottom encoder layers stay fixed
+    both_orders: bool = True  # each pair in both orders per step, else one order at random
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,9 +54,10 @@ def train(ckpt: Checkpoint, pairs: Sequence[PreferencePair], options: TrainOptio
     per_epoch = math.ceil(len(rows) / options.batch_pairs)
     total = max(1, round(per_epoch * options.epochs))
     model = ckpt.model
+    frozen = _freeze(model, options.freeze_layers)
     head = list(model.head_layer.parameters())
     head_ids = {id(p) for p in head}
-    body = [p for p in model.parameters() if id(p) not in head_ids]
+    body = [p for p in model.parameters() if id(p) not in head_ids and p.requires_grad]
     optimizer = torch.optim.AdamW([{"params": body, "lr": options.lr},
                                    {"params": head, "lr": options.head_lr}],
                                   weight_decay=options.weight_decay)
@@ -69,8 +72,14 @@ def train(ckpt: Checkpoint, pairs: Sequence[PreferencePair], options: TrainOptio
         if not batches:
             batches = _batches([len(r[0]) for r in rows], options.batch_pairs, rng)
         chunk = batches.pop()
-        batch = encoder.batch([r for k in chunk for r in rows[k]])
-        target = torch.tensor([1.0, -1.0] * len(chunk))
+        if options.both_orders:
+            picked = [r for k in chunk for r in rows[k]]
+            target = torch.tensor([1.0, -1.0] * len(chunk))
+        else:
+            flips = [rng.random() < 0.5 for _ in chunk]
+            picked = [rows[k][int(f)] for k, f in zip(chunk, flips, strict=True)]
+            target = torch.tensor([-1.0 if f else 1.0 for f in flips])
+        batch = encoder.batch(picked)
         logits, _ = model(torch.from_numpy(batch.input_ids),
                           torch.from_numpy(batch.attention_mask))
         loss = functional.softplus(-target * logits).mean()  # −log σ(y · logit)
@@ -86,9 +95,27 @@ def train(ckpt: Checkpoint, pairs: Sequence[PreferencePair], options: TrainOptio
             say(f"step {step + 1}/{total}  loss {recent:.4f}  {spent:.0f}s elapsed, "
                 f"~{spent / (step + 1) * (total - step - 1):.0f}s left")
     model.eval()
+    for p in frozen:
+        p.requires_grad_(True)
     tail = losses[-max(1, total // 10):]
     return TrainReport(len(pairs), total, time.monotonic() - started, losses[0],
                        sum(tail) / len(tail))
+
+
+def _freeze(model: torch.nn.Module, layers: int) -> list[torch.nn.Parameter]:
+    """Fix the embeddings and the bottom `layers` encoder layers (small data: less to undo
+    of what the encoder knows, and cheaper steps); the frozen parameters."""
+    if layers <= 0:
+        return []
+    encoder = model.pretrained_model
+    parts = [getattr(encoder, "embeddings", None)]
+    stack = getattr(getattr(encoder, "encoder", None), "layer", None)
+    if stack is not None:
+        parts += list(stack)[:layers]
+    frozen = [p for part in parts if part is not None for p in part.parameters()]
+    for p in frozen:
+        p.requires_grad_(False)
+    return frozen
 
 
 def _batches(lengths: Sequence[int], size: int, rng: random.Random) -> list[list[int]]:

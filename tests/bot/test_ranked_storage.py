@@ -103,3 +103,30 @@ async def test_the_kept_reply_beats_the_regenerated_one(store: Store) -> None:
     pairs = await feedback_pairs(store)
     assert [(p.chosen, p.rejected) for p in pairs] == [(kept.text, first.text)]
     assert pairs[0].source == "Human: hi" and len(pairs[0].key) == 64
+
+
+async def test_a_liked_best_of_n_reply_beats_the_candidates_ranked_below_it(store: Store
+                                                                              ) -> None:
+    svc = service(store, ScriptedModel("a", "short"), ScriptedModel("b", "a longer reply"),
+                  ScriptedModel("c", "mid reply"), mode="best_of_n")
+    liked = await svc.handle(msg("hello"))
+    disliked = await svc.handle(msg("and again"))
+    assert liked.message_id and disliked.message_id
+    assert await svc.feedback(msg("", "Bob"), liked.message_id, "up")
+    assert await svc.feedback(msg("", "Bob"), disliked.message_id, "down")
+    pairs = await feedback_pairs(store)
+    assert sorted((p.chosen, p.rejected) for p in pairs) == [
+        ("a longer reply", "mid reply"), ("a longer reply", "short")]
+    assert {p.source for p in pairs} == {"Human: hello"}
+    [community] = {c for c in await _communities(store)}
+    assert len(await feedback_pairs(store, community_id=community)) == 2
+    assert await feedback_pairs(store, community_id=community + 1) == []
+
+
+async def _communities(store: Store) -> list[int]:
+    from sqlalchemy import select
+
+    from bot.storage.tables import Community
+
+    async with store.session() as s:
+        return list((await s.execute(select(Community.id))).scalars())

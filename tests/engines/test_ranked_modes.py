@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from pathlib import Path
 
 import pytest
 
@@ -37,6 +38,19 @@ class LengthJudge:
 
         def compare(pairs: Sequence[tuple[int, int]]) -> list[float]:
             return [float(lengths[i] - lengths[j]) for i, j in pairs]
+
+        return rank(candidates, compare, aggregation)  # type: ignore[arg-type]
+
+
+class ShortJudge(LengthJudge):
+    """Prefers shorter replies."""
+
+    def rank(self, source: str, candidates: Sequence[str], aggregation: str = "bubble"
+             ) -> Ranking:
+        lengths = [len(c) for c in candidates]
+
+        def compare(pairs: Sequence[tuple[int, int]]) -> list[float]:
+            return [float(lengths[j] - lengths[i]) for i, j in pairs]
 
         return rank(candidates, compare, aggregation)  # type: ignore[arg-type]
 
@@ -163,3 +177,28 @@ async def test_engines_without_a_ranker_do_not_offer_ranked_modes() -> None:
     e = BlendedEngine([StubModel("a")])
     assert "best_of_n" not in e.modes and "fuse" not in e.modes
     assert {"best_of_n", "fuse"} <= set(engine(StubModel("a")).modes)
+
+
+async def test_a_switched_ranker_serves_from_the_next_reply_and_a_bad_one_is_not_taken(
+        caplog: pytest.LogCaptureFixture) -> None:
+    served = ["old.onnx"]
+    loads: list[str] = []
+
+    def load(path, threads=None):  # type: ignore[no-untyped-def]
+        loads.append(str(path))
+        if str(path) == "broken.onnx":
+            raise RankerLoadError(f"cannot load ranker model {path}: not a valid ONNX model")
+        return LengthJudge() if str(path) == "old.onnx" else ShortJudge()
+
+    provider = RankerProvider(lambda: Path(served[0]), loader=load)
+    e = BlendedEngine([ScriptedModel("a", "short"), ScriptedModel("b", "a longer reply")],
+                      seed=1, ranker=provider)
+    assert (await e.reply(request("best_of_n"))).text == "a longer reply"
+    served[0] = "new.onnx"  # `ranker refresh` switched
+    assert (await e.reply(request("best_of_n"))).text == "short"
+    served[0] = "broken.onnx"
+    with caplog.at_level(logging.ERROR):
+        assert (await e.reply(request("best_of_n"))).text == "short"  # the new one serves on
+        assert (await e.reply(request("best_of_n"))).text == "short"
+    assert loads == ["old.onnx", "new.onnx", "broken.onnx"]
+    assert caplog.text.count("not a valid ONNX model") == 1
