@@ -19,8 +19,11 @@ def plan(members: Members, request: ReplyRequest, samples: int
     weights keep, else all), or `samples` draws with different seeds when that is one model.
 
     The channel's `single` model is not used: it may be left over from an earlier mode.
+    Members the request avoids (over their spend cap, or the one a redraw replaces) write
+    none while another can.
     """
     healthy = members.available_members()
+    healthy = [m for m in healthy if m not in request.avoid] or healthy
     weights = request.blend.weights
     writers = [m for m in healthy if weights.get(m, 0.0) > 0] if weights else healthy
     writers = writers or healthy

@@ -138,6 +138,7 @@ class FuseMode(_RankedMode):
     async def _fuse(self, members: Members, request: ReplyRequest, top: list[str]
                     ) -> Generation | None:
         healthy = members.available_members()
+        healthy = [m for m in healthy if m not in request.avoid] or healthy
         wanted = self.options.fuser
         model_id = wanted if wanted in healthy else (healthy[0] if healthy else None)
         if model_id is None:

@@ -31,7 +31,7 @@ class ReplyRequest:
     conversation: Conversation
     blend: BlendSettings
     params: SamplingParams = field(default_factory=SamplingParams)
-    # members to draw only when no other can answer (a redraw after a looping reply)
+    # members to use only when no other can answer (a redraw, a model over its spend cap)
     avoid: tuple[str, ...] = ()
 
 

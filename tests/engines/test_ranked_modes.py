@@ -115,6 +115,20 @@ async def test_channel_weights_choose_the_members() -> None:
     assert {x.model_id for x in gen.candidates} == {"a", "ccc"} and b.calls == []
 
 
+async def test_members_to_avoid_write_no_candidate_and_do_not_fuse() -> None:
+    """A member over its spend cap (the request's `avoid`) is not called in ranked modes."""
+    a, b, c = StubModel("a"), StubModel("bb"), StubModel("ccc")
+    req = request("best_of_n")
+    gen = await engine(a, b, c).reply(ReplyRequest(req.channel, req.conversation, req.blend,
+                                                   avoid=("bb",)))
+    assert {x.model_id for x in gen.candidates} == {"a", "ccc"} and b.calls == []
+    a, b = StubModel("a"), StubModel("b")
+    req = request("fuse")
+    gen = await engine(a, b, fuser="a").reply(ReplyRequest(
+        req.channel, req.conversation, req.blend, avoid=("a",)))
+    assert a.calls == [] and {x.model_id for x in gen.candidates} == {"b"}
+
+
 async def test_a_failing_member_is_left_out_and_recorded() -> None:
     models = [StubModel("a"), StubModel("b", fail_after=0), StubModel("cc")]
     gen = await engine(*models).reply(request("best_of_n"))
