@@ -96,8 +96,16 @@ class Store:
         """Connect, after bringing the schema up to date (`upgrade`) or checking it is
         (`schema.SchemaError` says what is wrong)."""
         url = schema.parse_url(self.url)
-        engine = create_async_engine(url, **{"json_serializer": json_dumps,
-                                              **self._engine_kwargs})
+        kwargs = dict(self._engine_kwargs)
+        if url.get_backend_name() == "postgresql" and url.get_driver_name() == "asyncpg":
+            # asyncpg prepares every statement; a plan PostgreSQL made generic while a table
+            # was small (an import's first IN-list lookups) would scan it in full once it is
+            # big. Custom plans see each lookup's real size.
+            args = dict(kwargs.get("connect_args", {}))
+            args["server_settings"] = {"plan_cache_mode": "force_custom_plan",
+                                       **args.get("server_settings", {})}
+            kwargs["connect_args"] = args
+        engine = create_async_engine(url, **{"json_serializer": json_dumps, **kwargs})
         event.listen(engine.sync_engine, "before_cursor_execute", clean_parameters,
                      retval=True)  # no NUL or lone surrogate reaches any database
         sqlite = url.get_backend_name() == "sqlite"

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, text
 
 from bot.storage import Store
@@ -70,3 +71,14 @@ async def test_channel_settings_persist_across_reopen(store: Store, database) ->
         assert [m.text for m in await again.history(found.id)] == ["kept"]
     finally:
         await again.close()
+
+
+async def test_postgresql_plans_each_lookup_for_the_tables_size_now(store: Store) -> None:
+    """An import's IN-list lookups start on an empty table and go on as it grows: a cached
+    generic plan from the start would scan the grown table in full on every lookup."""
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    async with store.engine.connect() as conn:
+        assert (await conn.execute(text("SHOW plan_cache_mode"))).scalar() == \
+            "force_custom_plan"
+        assert (await conn.execute(text("SHOW search_path"))).scalar() != "public"  # kept
