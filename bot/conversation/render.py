@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRIES = 4  # calls of one send or edit while the platform says "retry after"
 PREVIEW_RESERVE = 0.25  # previews leave this share of each budget to final parts
-FIRST_PREVIEW_S = 0.0  # after the first words, before the first preview: none (it shows at once)
+FIRST_PREVIEW_S = 0.05  # after the first words, before the first preview (a fast reply needs none)
 
 
 @dataclass(frozen=True, slots=True)
