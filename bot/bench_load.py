@@ -49,7 +49,7 @@ from aiohttp import web
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
 
-from .bench_service import WRITING, StubServer
+from .bench_service import WRITING, StubServer, percentile, stub_config
 from .config import ConfigError, Settings
 from .storage import Store
 from .storage.tables import Community
@@ -148,26 +148,6 @@ def _free_port() -> int:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
 
-
-def _config(directory: Path, stub_url: str) -> Path:
-    path = directory / "blendbot.toml"
-    path.write_text(f"""rate_limit = 100000
-[[models]]
-id = "stub"
-backend = "openai"
-base_url = "{stub_url}"
-prompt_format = "chat_template"
-n_ctx = 8192
-max_tokens = 64
-""")
-    return path
-
-
-def _pct(values: list[float], q: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 async def _fresh_database(url: str) -> tuple[str, Callable[[], Any]]:
@@ -492,7 +472,7 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
                               f"{err.decode(errors='replace').strip()[-300:]}")
         reports_expected = await _communities(url, guilds, report_channel, groups, report_chat)
         common = dict(BLENDBOT_DATABASE_URL=url, BLENDBOT_REDIS_URL=settings.redis_url,
-                      BLENDBOT_CONFIG=str(_config(directory, stub.url)),
+                      BLENDBOT_CONFIG=str(stub_config(directory, stub.url, rate_limit=100000)),
                       BLENDBOT_DATA_DIR=str(directory / "data"), BLENDBOT_LOG_LEVEL="WARNING",
                       BLENDBOT_METRICS_HOST="127.0.0.1")
         base = dict(os.environ)
@@ -671,8 +651,8 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
         "reports_expected": reports_expected,
         "reports_sent": reports_sent,
         "loop_lag_p99_ms": _lag_p99_ms(lag_samples),
-        "overhead_p50_ms": round(_pct(overheads, 0.5), 1),
-        "overhead_p99_ms": round(_pct(overheads, 0.99), 1),
+        "overhead_p50_ms": round(percentile(overheads, 0.5), 1),
+        "overhead_p99_ms": round(percentile(overheads, 0.99), 1),
         "rest_peak_per_s": max(per_second.values(), default=0),
         "lost_examples": [{"message": s.key, "channel": s.channel, "shard": s.shard,
                            "s_after_kill": round(s.at - killed_at, 2) if killed_at else None}

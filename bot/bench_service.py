@@ -154,9 +154,10 @@ async def _warm(url: str, fake: Any) -> None:
         await store.close()
 
 
-def _config(directory: Path, stub_url: str) -> Path:
+def stub_config(directory: Path, stub_url: str, rate_limit: int = 10000) -> Path:
+    """A config whose one model is the stub server at `stub_url`."""
     path = directory / "blendbot.toml"
-    path.write_text(f"""rate_limit = 10000
+    path.write_text(f"""rate_limit = {rate_limit}
 [[models]]
 id = "stub"
 backend = "openai"
@@ -168,7 +169,9 @@ max_tokens = 64
     return path
 
 
-def _pct(values: list[float], q: float) -> float:
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
@@ -256,7 +259,7 @@ async def service(settings: Settings, runs: int | None, say: Callable[[str], Non
                if not k.startswith("BLENDBOT_") and k != "TELEGRAM_TOKEN"}
         env.update(DISCORD_TOKEN=fake.valid_token, BLENDBOT_DISCORD_API_URL=fake.api_url,
                    BLENDBOT_DISCORD_GATEWAY_URL=fake.gateway_url, BLENDBOT_DATA_DIR=str(data),
-                   BLENDBOT_CONFIG=str(_config(directory, stub.url)))
+                   BLENDBOT_CONFIG=str(stub_config(directory, stub.url)))
         proc = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "bot", "run", env=env, cwd=directory,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
@@ -305,10 +308,10 @@ async def service(settings: Settings, runs: int | None, say: Callable[[str], Non
         "cpu_ms_per_message": round(cpu_ms, 2),
         "sequential_s": round(took, 2),
         "first_post_overhead_ms_p50": round(statistics.median(first), 1),
-        "first_post_overhead_ms_p95": round(_pct(first, 0.95), 1),
+        "first_post_overhead_ms_p95": round(percentile(first, 0.95), 1),
         "last_write_overhead_ms_p50": round(statistics.median(last), 1),
         "burst_first_post_overhead_ms_p50": round(statistics.median(burst_first), 1),
-        "burst_first_post_overhead_ms_p95": round(_pct(burst_first, 0.95), 1),
+        "burst_first_post_overhead_ms_p95": round(percentile(burst_first, 0.95), 1),
         "rss_mb": round(rss, 1),
         "busy_replies": busy,
     }
