@@ -14,6 +14,7 @@ from typing import Literal, Protocol
 from engines import BlendSettings, Generation, ReplyRequest
 
 from ..storage import ChannelState, StoredMessage
+from ..storage.store import AlsoWrite
 from .inbound import InboundEvent
 from .outbox import Outbox
 from .render import LivePreview
@@ -53,6 +54,7 @@ class Turn:
     avoid: tuple[str, ...] = ()  # members not to draw (over their spend cap)
     screen: Callable[[str], bool] | None = None  # True: this text must not be previewed
     ask_admin: Callable[[], Awaitable[bool]] | None = None  # the adapter's "an admin here?"
+    also: list[AlsoWrite] = field(default_factory=list)  # committed with the stored reply
     outcome: Outcome | None = None
 
     def end(self, kind: OutcomeKind, text: str = "", reason: str = "") -> None:

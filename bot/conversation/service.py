@@ -176,19 +176,19 @@ class ChatService:
 
     async def add_reply(self, channel: ChannelState, mode: str, generation: Generation,
                         replaces: int | None = None, shown_in: Sequence[str] = (),
-                        redraws: int = 0) -> int:
+                        redraws: int = 0, also: Sequence[AlsoWrite] = ()) -> int:
         """Store a reply, its candidates and the platform messages already showing it
         (`shown_in`: a streamed preview, part by part) in one transaction, committed before
         it is shown; a regenerated reply is marked as replaced by it. `redraws`: looping
-        replies written before it."""
-        also: list[AlsoWrite] = [delivery(channel.platform, shown, part)
-                                 for part, shown in enumerate(shown_in)]
+        replies written before it; `also`: more writes for its transaction."""
+        writes: list[AlsoWrite] = [delivery(channel.platform, shown, part)
+                                   for part, shown in enumerate(shown_in)]
         if generation.candidates:
-            also.append(storing(generation.candidates))
+            writes.append(storing(generation.candidates))
         if replaces is not None:
-            also.append(replacing(replaces))
+            writes.append(replacing(replaces))
         message_id = await self.store.add_message(
-            channel.id, "assistant", generation.text, also=also,
+            channel.id, "assistant", generation.text, also=[*writes, *also],
             model_id=generation.model_id, mode=mode,
             prompt_tokens=generation.prompt_tokens,
             completion_tokens=generation.completion_tokens,

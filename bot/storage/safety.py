@@ -5,13 +5,16 @@ seconds (a turn reads them on every message); a change made here is seen at once
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
-from .store import Store
+from .store import AlsoWrite, Store, table
 from .tables import AccessRule, ModerationRule, SafetySettings, TokenUsage, User
 
 
@@ -186,25 +189,12 @@ class SafetyStore:
 
     # ---- usage ----------------------------------------------------------------------------
 
-    async def add_usage(self, day: int, community_id: int, user_id: int, model_id: str,
-                        prompt_tokens: int, completion_tokens: int, cost: float) -> None:
-        key = dict(day=day, community_id=community_id, user_id=user_id, model_id=model_id)
-        add = dict(prompt_tokens=TokenUsage.prompt_tokens + prompt_tokens,
-                   completion_tokens=TokenUsage.completion_tokens + completion_tokens,
-                   cost=TokenUsage.cost + cost)
-        for _ in range(2):
-            async with self.store.session() as s:
-                done = await s.execute(update(TokenUsage).filter_by(**key).values(**add))
-                if getattr(done, "rowcount", 0):
-                    await s.commit()
-                    return
-                s.add(TokenUsage(**key, prompt_tokens=prompt_tokens,
-                                 completion_tokens=completion_tokens, cost=cost))
-                try:
-                    await s.commit()
-                    return
-                except IntegrityError:  # another turn made the row first: add to it
-                    await s.rollback()
+    async def add_usage(self, writes: Sequence[AlsoWrite]) -> None:
+        """Commit `counting` writes in a transaction of their own (a reply's tokens are
+        counted in the reply's, where there is one)."""
+        async with self.store.writing(), self.store.engine.begin() as conn:
+            for write in writes:
+                await write(conn, 0)
 
     async def _sum(self, day: int, *where: Any) -> Use:
         async with self.store.session() as s:
@@ -237,3 +227,27 @@ class SafetyStore:
                 .group_by(User.id, User.display_name).order_by(total.desc())
                 .limit(limit))).all()
         return [(str(name), int(tokens)) for name, tokens in rows]
+
+
+def counting(day: int, community_id: int, user_id: int, model_id: str, prompt_tokens: int,
+             completion_tokens: int, cost: float) -> AlsoWrite:
+    """The write that adds tokens and cost to a user's day with a model (one upsert), for
+    `Store.add_message(also=...)`: a reply and what it cost commit together."""
+    async def write(conn: AsyncConnection, _message_id: int) -> None:
+        values = {"day": day, "community_id": community_id, "user_id": user_id,
+                  "model_id": model_id, "prompt_tokens": prompt_tokens,
+                  "completion_tokens": completion_tokens, "cost": cost}
+        await conn.execute(_UPSERT_USAGE[conn.dialect.name], values)
+    return write
+
+
+def _upsert(dialect: Any) -> Any:
+    statement = dialect.insert(_USAGE)
+    return statement.on_conflict_do_update(
+        index_elements=["day", "community_id", "user_id", "model_id"],
+        set_={name: _USAGE.c[name] + statement.excluded[name]
+              for name in ("prompt_tokens", "completion_tokens", "cost")})
+
+
+_USAGE = table(TokenUsage)
+_UPSERT_USAGE = {"sqlite": _upsert(sqlite), "postgresql": _upsert(postgresql)}

@@ -236,6 +236,9 @@ async def test_an_endpoint_flags_input_and_output_and_the_mod_log_gets_one_line(
     assert (refused.kind, refused.text, model.calls) == ("notice", INPUT_REFUSED, [])
     withheld = await say(core, "how do I cut bread?")
     assert (withheld.text, len(model.calls)) == (OUTPUT_REFUSED, 2)  # drawn again once
+    channel = await core.service.channel(ADMIN)
+    used = await core.service.safety.community_use(today().toordinal(), channel.community_id)
+    assert used.tokens > 0  # a withheld reply is not stored, but what it cost is counted
     assert server.seen == ["where is my knife", "how do I cut bread?", "use a knife",
                            "use a knife"]
     assert len(lines) == 3 and all(c == "c1" for c, _ in lines)

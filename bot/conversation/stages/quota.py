@@ -1,7 +1,8 @@
 """Quota: each user's and each community's daily token budget (a Discord role may give its
 members another), and each priced model's daily spend cap. Over a budget: a polite notice
 with the reset time and no model call; a member over its cap is not drawn (none left: a
-notice). What a reply cost is counted after it is stored."""
+notice). What a reply cost is counted in the transaction that stores it (a reply written
+but not stored, such as a withheld one, is counted after)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,12 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 
+from sqlalchemy.ext.asyncio import AsyncConnection
+
 from engines import Generation
 
-from ...storage.safety import SafetyStore
+from ...storage.safety import SafetyStore, counting
+from ...storage.store import AlsoWrite
 from ..pipeline import Next, Turn
 from ..safety.options import SafetyOptions
 from ..service import ChatService
@@ -95,8 +99,16 @@ class Quota:
             return turn.end("notice", "(My models have reached today's spending limit. "
                             f"They're back at {resets(self.clock)}.)", reason="spend cap")
         turn.avoid = tuple(m for m in members if m in capped)
+
+        async def count_with_reply(conn: AsyncConnection, message_id: int) -> None:
+            assert turn.generation is not None
+            for write in self._writes(day, channel.community_id, user_id, turn.generation):
+                await write(conn, message_id)
+
+        turn.also.append(count_with_reply)
         await rest(turn)
-        if turn.generation is not None:  # written: counted, shown or not
+        stored = turn.outcome is not None and turn.outcome.kind == "reply"
+        if turn.generation is not None and not stored:  # written: counted, shown or not
             await self._count(day, channel.community_id, user_id, turn.generation)
 
     async def _exempt(self, turn: Turn) -> bool:
@@ -125,13 +137,19 @@ class Quota:
             return [blend.model_id or engine.model_ids[0]]
         return list(engine.model_ids)
 
-    async def _count(self, day: int, community_id: int, user_id: int,
-                     generation: Generation) -> None:
+    def _writes(self, day: int, community_id: int, user_id: int,
+                generation: Generation) -> list[AlsoWrite]:
+        writes = []
         for model_id, (prompt, completion) in spent_per_model(generation).items():
             price = self.options.prices.get(model_id)
             cost = price.cost(prompt, completion) if price is not None else 0.0
-            try:
-                await self.safety.add_usage(day, community_id, user_id, model_id, prompt,
-                                            completion, cost)
-            except Exception as exc:  # the reply is stored and shown: the count is late
-                log.warning("quota: could not count a reply's tokens: %s", exc)
+            writes.append(counting(day, community_id, user_id, model_id, prompt, completion,
+                                   cost))
+        return writes
+
+    async def _count(self, day: int, community_id: int, user_id: int,
+                     generation: Generation) -> None:
+        try:
+            await self.safety.add_usage(self._writes(day, community_id, user_id, generation))
+        except Exception as exc:  # the turn goes on: the count is lost
+            log.warning("quota: could not count a reply's tokens: %s", exc)

@@ -20,6 +20,7 @@ class StoreReply:
         message_id = await self.service.add_reply(turn.channel, turn.request.blend.mode,
                                                   generation, replaces=turn.regenerate_of,
                                                   shown_in=turn.recorded,
-                                                  redraws=len(turn.redraws))
+                                                  redraws=len(turn.redraws),
+                                                  also=turn.also)
         turn.outcome = Outcome("reply", generation.text, generation.model_id, message_id,
                                generation.notices)
