@@ -141,12 +141,31 @@ class Balancer:
         return web.Response(status=502, text="no worker")
 
 
-def _free_port() -> int:
+def _free_ports(n: int) -> list[int]:
+    """`n` distinct ports free now, below the kernel's ephemeral range: the servers and
+    outgoing connections that start before the processes bind them never take one."""
     import socket
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    ephemeral = Path("/proc/sys/net/ipv4/ip_local_port_range")
+    low = int(ephemeral.read_text().split()[0]) if ephemeral.exists() else 32768
+    rng = random.Random()
+    held: list[socket.socket] = []
+    ports: list[int] = []
+    try:
+        while len(ports) < n:
+            port = rng.randrange(max(1024, low - 12000), low)
+            s = socket.socket()
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                s.close()
+                continue
+            held.append(s)
+            ports.append(port)
+    finally:
+        for s in held:
+            s.close()
+    return ports
 
 
 
@@ -448,7 +467,9 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
     discord = discord_mod.FakeDiscord(shard_count=SHARDS, guilds=guilds, max_concurrency=SHARDS)
     telegram = tg_mod.FakeTelegram()
     stub = StubServer(TTFT_S, TOKEN_S, TOKENS, vary=True)
-    ports = [_free_port(), _free_port()]
+    ports = _free_ports(6)  # two webhook workers, then four metrics ports
+    metrics = iter(ports[2:])
+    ports = ports[:2]
     balancer = Balancer([f"http://127.0.0.1:{p}" for p in ports])
     tally = Tally()
     watch = Watch(discord, telegram, tally, set(report_channel.values()),
@@ -481,7 +502,7 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
                 base, **common, DISCORD_TOKEN=discord.valid_token,
                 BLENDBOT_DISCORD_API_URL=discord.api_url,
                 BLENDBOT_DISCORD_GATEWAY_URL=discord.gateway_url,
-                BLENDBOT_DISCORD_SHARDS=shards, BLENDBOT_METRICS_PORT=str(_free_port())))
+                BLENDBOT_DISCORD_SHARDS=shards, BLENDBOT_METRICS_PORT=str(next(metrics))))
         for i, port in enumerate(ports):
             await procs.start(f"telegram-{i}", _env(
                 base, **common, TELEGRAM_TOKEN=telegram.token,
@@ -490,7 +511,7 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
                 BLENDBOT_TELEGRAM_WEBHOOK_LISTEN="127.0.0.1",
                 BLENDBOT_TELEGRAM_WEBHOOK_PORT=str(port),
                 BLENDBOT_TELEGRAM_WEBHOOK_SECRET=SECRET,
-                BLENDBOT_METRICS_PORT=str(_free_port())))
+                BLENDBOT_METRICS_PORT=str(next(metrics))))
         say("waiting for 4 shards and 2 webhook workers")
         started = time.monotonic()
         while (discord.shards_up() != set(range(SHARDS))

@@ -14,6 +14,7 @@ from bot.analytics.synthetic import ModelBehaviour, SyntheticCommunity, generate
 from bot.storage import Store
 from bot.storage.events import Events
 from bot.storage.rollup_read import rollup_report
+from tests.conftest import POSTGRES_URL
 
 TWO_MODELS = {
     "shy": ModelBehaviour(weight=3, continuation=0.3, thumbs_up=0.02),
@@ -21,14 +22,21 @@ TWO_MODELS = {
 }
 
 
+SPECS = [
+    SyntheticCommunity(users=2000, zeta=0.3, r1=0.45, seed=101),
+    SyntheticCommunity(users=2000, zeta=0.55, seed=202),
+    SyntheticCommunity(users=2000, zeta=0.85, r1=0.6, seed=303, models=TWO_MODELS),
+]
+POSTGRES = pytest.param(SPECS[2], "postgres", id="postgres-zeta=0.85", marks=pytest.mark.skipif(
+    not POSTGRES_URL, reason="BLENDBOT_TEST_POSTGRES_URL not set"))
+
+
+# every community on SQLite; on PostgreSQL (the same rollup SQL, slower) the two-model one
 @pytest.mark.parametrize(
-    "spec",
-    [
-        SyntheticCommunity(users=2000, zeta=0.3, r1=0.45, seed=101),
-        SyntheticCommunity(users=2000, zeta=0.55, seed=202),
-        SyntheticCommunity(users=2000, zeta=0.85, r1=0.6, seed=303, models=TWO_MODELS),
-    ],
-    ids=lambda spec: f"zeta={spec.zeta}",
+    ("spec", "database"),
+    [*(pytest.param(spec, "sqlite", id=f"sqlite-zeta={spec.zeta}") for spec in SPECS),
+     POSTGRES],
+    indirect=["database"],
 )
 async def test_report_recovers_the_known_exponent_and_continuation_rates(
     spec: SyntheticCommunity, tmp_path: Path, store: Store
