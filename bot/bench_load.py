@@ -467,9 +467,8 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
     discord = discord_mod.FakeDiscord(shard_count=SHARDS, guilds=guilds, max_concurrency=SHARDS)
     telegram = tg_mod.FakeTelegram()
     stub = StubServer(TTFT_S, TOKEN_S, TOKENS, vary=True)
-    ports = _free_ports(6)  # two webhook workers, then four metrics ports
-    metrics = iter(ports[2:])
-    ports = ports[:2]
+    picked = _free_ports(6)
+    ports, metrics = picked[:2], iter(picked[2:])  # two webhook workers; four metrics ports
     balancer = Balancer([f"http://127.0.0.1:{p}" for p in ports])
     tally = Tally()
     watch = Watch(discord, telegram, tally, set(report_channel.values()),
