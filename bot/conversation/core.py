@@ -23,6 +23,7 @@ from .inbound import InboundEvent
 from .inbox import UpdateInbox
 from .menu import MENU, run_text
 from .outbox import Outbox
+from .owed import OwedTurns, Resend
 from .pacing import Pacer
 from .pending import PendingMessages
 from .pipeline import Outcome, Pipeline, Turn
@@ -75,6 +76,7 @@ class Conversations:
         self.pacer = pacer or Pacer(shared=shared)
         self.admins = AdminCache()  # adapters' "is this user an admin here?" answers
         self.pending = PendingMessages()
+        self.owed = OwedTurns(service.store)  # replies owed by turns in flight, or that died
         self.inbox = UpdateInbox(service.store)  # pushed updates, recorded before acked
         options = service.options
         self.order = order = ChannelTurns()
@@ -94,7 +96,8 @@ class Conversations:
             RateLimit(service, RateLimiter(options.rate_limit, options.rate_window_s,
                                            shared=shared),
                       options.rate_limit_exempt),
-            quota, InputModeration(moderator), RecordMessage(service, self.pending), *reply,
+            quota, InputModeration(moderator), RecordMessage(service, self.pending, self.owed),
+            *reply,
         ])
         self.regenerations = Pipeline([order, respond, RegenerateTarget(service), quota,
                                        *reply])
@@ -106,6 +109,14 @@ class Conversations:
         with bound_contextvars(**turn_ids(event)):
             turn = Turn(event, outbox, ask_admin=is_admin)
             return self._counted(await self.turns.run(turn), turn)
+
+    async def answer_owed(self, platform: str, mine: Callable[[str], bool],
+                          resend: Resend) -> None:
+        """Until cancelled: answer messages of `platform` whose turn died in a process that
+        was killed (their lease lapsed), in the communities `mine(community_id)` says this
+        process serves; `resend(channel_id, message_id)` fetches one from the platform and
+        hands it to `handle` again (False: it is gone)."""
+        await self.owed.serve(platform, mine, resend)
 
     async def command(self, event: InboundEvent,
                       run: Callable[[InboundEvent], Awaitable[R]]) -> R | CommandResult:

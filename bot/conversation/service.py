@@ -165,12 +165,14 @@ class ChatService:
         return await self.store.history(channel.id) if channel else []
 
     async def add_user_message(self, channel: ChannelState, event: InboundEvent,
-                               at: datetime | None = None) -> int:
-        """Store a user's message, committed; `DuplicateMessage` if its platform id is."""
+                               at: datetime | None = None,
+                               owed_until: datetime | None = None) -> int:
+        """Store a user's message, committed; `DuplicateMessage` if its platform id is.
+        `owed_until`: the lease of the turn that will answer it."""
         user_id = await self.store.ensure_user(event.platform, event.user_id, event.user_name)
         message_id = await self.store.add_message(
             channel.id, "user", event.text.strip(), user_id=user_id, created_at=at,
-            platform_message_id=event.message_id)
+            platform_message_id=event.message_id, owed_until=owed_until)
         await self.learning.user_wrote(channel.community_id, channel.id, user_id, message_id)
         return message_id
 

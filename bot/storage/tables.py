@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -134,7 +135,10 @@ class Message(Base):
 
     __tablename__ = "messages"
     __table_args__ = (Index("ux_messages_channel_platform_message", "channel_id",
-                            "platform_message_id", unique=True),)
+                            "platform_message_id", unique=True),
+                      Index("ix_messages_owed", "owed_until",
+                            postgresql_where=text("owed_until IS NOT NULL"),
+                            sqlite_where=text("owed_until IS NOT NULL")))
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel_id: Mapped[int] = mapped_column(
@@ -155,6 +159,9 @@ class Message(Base):
     platform_message_id: Mapped[str | None] = mapped_column(String(64), default=None)
     # replies the loop guard refused (repeats, degenerate text) before this one was sent
     loop_redraws: Mapped[int] = mapped_column(Integer, default=0)
+    # a user's message the bot owes a reply: the turn answering it holds it until then (a
+    # lease its process renews); one whose lease lapsed is answered by another process
+    owed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
 
 
 class SettingChange(Base):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import hashlib
 import io
 import logging
@@ -39,6 +41,7 @@ class BlendBot(ext.AutoShardedBot):
         self.dev_guild = dev_guild
         self.regenerate_view = RegenerateView(self.regenerate)
         self._max_concurrency: int | None = None  # session_start_limit's, asked once
+        self._owed: asyncio.Task[None] | None = None
         if gateway_url:
             self._override_gateway(gateway_url)
 
@@ -77,6 +80,33 @@ class BlendBot(ext.AutoShardedBot):
             self.tree.copy_global_to(guild=guild)
         synced = await self.tree.sync(guild=guild)
         log.info("synced %d application commands", len(synced))
+        self._owed = asyncio.create_task(self.core.answer_owed(PLATFORM, self.serves,
+                                                               self.resend), name="owed")
+
+    async def close(self) -> None:
+        if self._owed is not None:
+            self._owed.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._owed
+        await super().close()
+
+    def serves(self, community_id: str) -> bool:
+        """Whether this process's shards carry the community (a DM: shard 0's)."""
+        if self.shard_ids is None or not self.shard_count:
+            return True
+        shard = int(community_id) >> 22 if community_id.isdigit() else 0
+        return shard % self.shard_count in self.shard_ids
+
+    async def resend(self, channel_id: str, message_id: str) -> bool:
+        """A message whose turn died with a killed process, fetched and handled again."""
+        try:
+            channel: Any = (self.get_channel(int(channel_id))
+                            or await self.fetch_channel(int(channel_id)))
+            message = await channel.fetch_message(int(message_id))
+        except (discord.NotFound, discord.Forbidden):
+            return False
+        await self.on_message(message)
+        return True
 
     async def on_connect(self) -> None:
         self.core.platform_connected(PLATFORM)

@@ -1,0 +1,108 @@
+"""Replies owed by turns that died: each process holds the messages it is answering (a lease
+it renews), and answers the ones whose holder died (their lease lapsed) — see
+`bot.storage.owed` for the rules.
+
+A platform's redelivery of such a message reaches the core as usual and is claimed there
+(`RecordMessage`); a platform that does not redeliver (Discord, after a process is killed)
+is swept: `serve` looks every few seconds for lapsed, recent messages of the communities this
+process serves and hands each to the adapter's `resend(channel, message)`, which fetches it
+from the platform and feeds it to the core like a new delivery.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from ..logs import log_failure
+from ..storage import Store
+from ..storage.owed import OwedReplies
+from ..storage.store import AlsoWrite
+
+log = logging.getLogger(__name__)
+LEASE_S = 10.0  # renewed every LEASE_S / 3; shorter than the inbox's chat lease (30 s)
+SWEEP_S = 3.0  # how often lapsed messages are looked for
+RECENT_S = 900.0  # older ones are not answered any more (the conversation moved on)
+Resend = Callable[[str, str], Awaitable[bool]]  # (channel, message) -> False: it is gone
+
+
+class OwedTurns:
+    def __init__(self, store: Store, lease_s: float = LEASE_S) -> None:
+        self.replies = OwedReplies(store)
+        self.lease_s = lease_s
+        self._held: set[int] = set()
+        self._renewer: asyncio.Task[None] | None = None
+        self._resending: set[tuple[str, str]] = set()
+        self._away = False
+
+    def until(self) -> datetime:
+        """The lease a newly recorded message starts with."""
+        return self.replies.lease(self.lease_s)
+
+    def hold(self, message_id: int) -> None:
+        self._held.add(message_id)
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(), name="owed-renew")
+
+    def release(self, message_id: int) -> None:
+        self._held.discard(message_id)
+
+    async def claim(self, channel_id: int, platform_message_id: str) -> int | None:
+        return await self.replies.claim(channel_id, platform_message_id, self.lease_s)
+
+    def settling(self, channel_id: int) -> AlsoWrite:
+        return self.replies.settled_by_reply(channel_id)
+
+    async def settle(self, message_id: int) -> None:
+        try:
+            await self.replies.settle(message_id)
+        except Exception:  # its lease lapses; another turn may then answer it
+            log_failure(log, "could not settle owed message %s", message_id)
+
+    async def _renew(self) -> None:
+        while self._held:
+            await asyncio.sleep(self.lease_s / 3)
+            try:
+                await self.replies.renew(sorted(self._held), self.lease_s)
+            except Exception:
+                log_failure(log, "could not renew %d owed replies", len(self._held))
+
+    async def serve(self, platform: str, mine: Callable[[str], bool], resend: Resend,
+                    every: float = SWEEP_S) -> None:
+        """Until cancelled: answer `platform`'s lapsed messages in communities `mine`."""
+        while True:
+            await asyncio.sleep(every)
+            await self.sweep(platform, mine, resend)
+
+    async def sweep(self, platform: str, mine: Callable[[str], bool], resend: Resend) -> int:
+        """One look: how many lapsed messages were handed to `resend`."""
+        try:
+            lapsed = await self.replies.lapsed(platform, RECENT_S)
+        except Exception:
+            if not self._away:
+                self._away = True
+                log_failure(log, "cannot look for owed replies (the database is away?)")
+            return 0
+        self._away = False
+        todo = [m for m in lapsed if mine(m.community_id)
+                and (m.channel_id, m.message_id) not in self._resending]
+        if todo:
+            log.warning("answering %d messages whose turn died", len(todo))
+        await asyncio.gather(*(self._resend(platform, resend, m.channel_id, m.message_id)
+                               for m in todo))
+        return len(todo)
+
+    async def _resend(self, platform: str, resend: Resend, channel: str, message: str) -> None:
+        key = (channel, message)
+        self._resending.add(key)
+        try:
+            if not await resend(channel, message):
+                with contextlib.suppress(Exception):
+                    await self.replies.settle_by_id(channel, platform, message)
+        except Exception:
+            log_failure(log, "could not answer owed message %s in %s", message, channel)
+        finally:
+            self._resending.discard(key)

@@ -1,0 +1,116 @@
+"""Owed replies: a user's message the bot has yet to answer, held by the turn answering it.
+
+The message is stored with `owed_until` (a lease) in the same insert that records it. The
+process answering it renews the lease while it works; the reply's own transaction settles the
+channel's owed messages up to it (the reply answers from the whole history); a turn that ends
+another way settles its own. A process killed mid-turn leaves a lease that lapses: the message
+is then claimed (one conditional UPDATE, so only one process wins) and answered by whichever
+process sees it next — a platform's redelivery, or a sweep of lapsed recent ones. Only a
+channel's newest owed message is claimed: its reply settles the older ones with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.orm import aliased
+
+from .store import AlsoWrite, Store
+from .tables import Channel, Community, Message, utcnow
+
+_newer = aliased(Message)
+
+
+def _newest_owed() -> ColumnElement[bool]:
+    """No newer message of the same channel is owed (that one is answered instead)."""
+    return ~exists().where(_newer.channel_id == Message.channel_id, _newer.id > Message.id,
+                           _newer.owed_until.is_not(None))
+
+
+@dataclass(frozen=True, slots=True)
+class OwedMessage:
+    community_id: str  # the platform's ids
+    channel_id: str
+    message_id: str
+
+
+class OwedReplies:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    @staticmethod
+    def lease(seconds: float, now: datetime | None = None) -> datetime:
+        return (now or utcnow()) + timedelta(seconds=seconds)
+
+    async def renew(self, message_ids: Sequence[int], seconds: float) -> None:
+        """Extend the leases of this process's turns in flight (one statement)."""
+        if not message_ids:
+            return
+        async with self.store.writing(), self.store.engine.begin() as conn:
+            await conn.execute(update(Message)
+                               .where(Message.id.in_(list(message_ids)),
+                                      Message.owed_until.is_not(None))
+                               .values(owed_until=self.lease(seconds)))
+
+    async def settle(self, message_id: int) -> None:
+        """The turn of this message ended without a stored reply (a notice, an apology)."""
+        async with self.store.writing(), self.store.engine.begin() as conn:
+            await conn.execute(update(Message).where(Message.id == message_id)
+                               .values(owed_until=None))
+
+    async def settle_by_id(self, channel: str, platform: str, message_id: str) -> None:
+        """A lapsed message that cannot be answered any more (deleted on the platform)."""
+        async with self.store.writing(), self.store.engine.begin() as conn:
+            await conn.execute(
+                update(Message)
+                .where(Message.platform_message_id == message_id,
+                       Message.channel_id.in_(select(Channel.id).where(
+                           Channel.platform == platform, Channel.external_id == channel)))
+                .values(owed_until=None))
+
+    @staticmethod
+    def settled_by_reply(channel_id: int) -> AlsoWrite:
+        """For the reply's transaction: it answers the channel's owed messages before it."""
+
+        async def write(conn: AsyncConnection, reply_id: int) -> None:
+            await conn.execute(update(Message)
+                               .where(Message.channel_id == channel_id, Message.id < reply_id,
+                                      Message.owed_until.is_not(None))
+                               .values(owed_until=None))
+        return write
+
+    async def claim(self, channel_id: int, platform_message_id: str,
+                    seconds: float) -> int | None:
+        """Take over a stored message whose turn died (its lease lapsed): its id, or None if
+        it is answered, held by a live turn, or a newer message of its channel is owed."""
+        now = utcnow()
+        async with self.store.writing(), self.store.engine.begin() as conn:
+            got = (await conn.execute(
+                update(Message)
+                .where(Message.channel_id == channel_id,
+                       Message.platform_message_id == platform_message_id,
+                       Message.role == "user", Message.owed_until < now, _newest_owed())
+                .values(owed_until=self.lease(seconds, now))
+                .returning(Message.id))).scalar_one_or_none()
+        return got
+
+    async def lapsed(self, platform: str, within_s: float, limit: int = 100
+                     ) -> list[OwedMessage]:
+        """Recent (`within_s`) messages of `platform` whose turn died, newest per channel."""
+        now = utcnow()
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(Community.external_id, Channel.external_id,
+                       Message.platform_message_id)
+                .join(Channel, Channel.id == Message.channel_id)
+                .join(Community, Community.id == Channel.community_id)
+                .where(Message.owed_until < now, Channel.platform == platform,
+                       and_(Message.created_at > now - timedelta(seconds=within_s),
+                            Message.platform_message_id.is_not(None)),
+                       _newest_owed())
+                .order_by(Message.id).limit(limit))).all()
+        return [OwedMessage(str(c), str(ch), str(m)) for c, ch, m in rows]
