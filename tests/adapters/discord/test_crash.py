@@ -1,7 +1,8 @@
 """`blendbot run` killed with SIGKILL while a model is writing: nothing acknowledged is lost.
 
 The user's message was committed before the model ran, so it is in the history the next turn
-is written from; the half-written reply was never stored, so it is not."""
+is written from; the half-written reply was never stored, so it is not; and the message is
+still owed a reply, which the restarted process gives once, without being asked again."""
 
 from __future__ import annotations
 
@@ -73,7 +74,7 @@ async def _history(data: Path, channel_id: str) -> list[tuple[str, str]]:
         await store.close()
 
 
-async def test_sigkill_while_generating_keeps_the_message_and_no_half_reply(
+async def test_sigkill_while_generating_keeps_the_message_and_the_restart_answers_it_once(
         tmp_path: Path, fake: FakeDiscord) -> None:
     model = HangingModel()
     await model.start()
@@ -100,11 +101,14 @@ async def test_sigkill_while_generating_keeps_the_message_and_no_half_reply(
     proc = await blendbot_run(data, fake, fake.valid_token, BLENDBOT_CONFIG=config)
     try:
         await until(lambda: len(fake.identifies) > identified, 60)
-        await until(lambda: bool(fake.commands), 30)
-        await asyncio.sleep(0.5)  # the guild is ready
+        # the killed turn's lease lapses and the restarted process answers it, unasked
+        await until(lambda: finished(fake) == 1, 60)
+        await asyncio.sleep(4)  # more sweeps: it is not answered again
+        assert finished(fake) == 1
+        assert await _history(data, fake.channel_id) == [
+            ("user", "tell me a story"), ("assistant", "Once upon a time")]
         await fake.user_says("and then?", mention=True)
-        await until(lambda: any(m["content"] == "Once upon a time"
-                                for m in fake.bot_messages(fake.channel_id)), 60)
+        await until(lambda: finished(fake) == 2, 60)
     finally:
         proc.terminate()
         _, err = await asyncio.wait_for(proc.communicate(), 30)
@@ -113,4 +117,9 @@ async def test_sigkill_while_generating_keeps_the_message_and_no_half_reply(
     said = [m["content"] for m in model.requests[-1] if m["role"] == "user"]
     assert any("tell me a story" in s for s in said) and any("and then?" in s for s in said)
     assert await _history(data, fake.channel_id) == [
-        ("user", "tell me a story"), ("user", "and then?"), ("assistant", "Once upon a time")]
+        ("user", "tell me a story"), ("assistant", "Once upon a time"),
+        ("user", "and then?"), ("assistant", "Once upon a time")]
+
+
+def finished(fake: FakeDiscord) -> int:
+    return sum(m["content"] == "Once upon a time" for m in fake.bot_messages(fake.channel_id))

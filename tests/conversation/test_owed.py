@@ -1,0 +1,197 @@
+"""Owed replies over a real database: a message whose turn died with its process (killed
+mid-generation) is answered exactly once — by the platform's redelivery or by another
+process's sweep — never while the turn that holds it is alive, and a reply that answers the
+channel settles every earlier owed message with it."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+
+from bot.conversation import Conversations, InboundEvent
+from bot.conversation.pipeline import Outcome
+from bot.storage import Store
+from engines import Conversation
+from tests.memory_outbox import MemoryOutbox, core_for, event
+from tests.stubs import StubModel
+
+LEASE_S = 0.4
+
+
+def core(store: Store, **options: Any) -> Conversations:
+    c = core_for(store, [StubModel("a", **options)])
+    c.owed.lease_s = LEASE_S
+    return c
+
+
+@pytest.fixture
+async def stores(database: Any) -> AsyncIterator[tuple[Store, Store]]:
+    """Two processes' stores over one database."""
+    one, other = database.store(), database.store()
+    await one.open()
+    await other.open()
+    try:
+        yield one, other
+    finally:
+        await one.close()
+        await other.close()
+
+
+def model(c: Conversations) -> StubModel:
+    stub = c.service.engine.models["a"]
+    assert isinstance(stub, StubModel)
+    return stub
+
+
+def hanging() -> tuple[asyncio.Event, Callable[[Conversation], Any]]:
+    """A model that starts generating and then waits (for the test, or to be killed)."""
+    started = asyncio.Event()
+
+    async def before(_: Conversation) -> None:
+        started.set()
+        await asyncio.Event().wait()
+    return started, before
+
+
+async def killed_mid_generation(c: Conversations, e: InboundEvent) -> None:
+    """`c` takes `e` and dies while the model generates (its lease is left to lapse)."""
+    started, before = hanging()
+    model(c).before = before
+    task = asyncio.create_task(c.handle(e, MemoryOutbox()))
+    await asyncio.wait_for(started.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    model(c).before = None
+
+
+def replies(outcomes: list[Outcome]) -> int:
+    return sum(o.kind == "reply" for o in outcomes)
+
+
+async def test_a_killed_turn_is_answered_once_by_the_platforms_redelivery(
+        stores: tuple[Store, Store]) -> None:
+    dead, live = core(stores[0]), core(stores[1])
+    message = event("are you there?", message_id="p1")
+    await killed_mid_generation(dead, message)
+    early = await live.handle(message, MemoryOutbox())  # its lease still runs
+    assert (early.kind, early.reason) == ("ignored", "redelivered")
+    await asyncio.sleep(LEASE_S + 0.2)
+    outbox = MemoryOutbox()
+    answered = await live.handle(message, outbox)
+    assert answered.kind == "reply" and outbox.texts() == [answered.text]
+    later = [await live.handle(message, MemoryOutbox()) for _ in range(3)]  # Telegram retries
+    assert replies(later) == 0
+    history = await live.service.history("discord", "c1")
+    assert [m.role for m in history] == ["user", "assistant"]  # stored once, answered once
+
+
+async def test_a_turn_held_by_a_live_process_is_never_answered_twice(
+        stores: tuple[Store, Store]) -> None:
+    """A rolling restart: the old session is still answering when the new one sees the
+    message again, well after one lease would have lapsed (the live turn renews it)."""
+    old, new = core(stores[0]), core(stores[1])
+    started, go = asyncio.Event(), asyncio.Event()
+
+    async def slow(conversation: Conversation) -> None:
+        started.set()
+        await go.wait()
+    model(old).before = slow
+    message = event("hello", message_id="p1")
+    first = asyncio.create_task(old.handle(message, MemoryOutbox()))
+    await asyncio.wait_for(started.wait(), 10)
+    seen = []
+    for _ in range(4):  # over 2.5 leases
+        await asyncio.sleep(LEASE_S / 1.5)
+        seen.append(await new.handle(message, MemoryOutbox()))
+        assert await new.owed.sweep("discord", lambda _: True, never) == 0
+    go.set()
+    assert (await first).kind == "reply"
+    assert replies(seen) == 0
+    assert await new.owed.sweep("discord", lambda _: True, never) == 0
+
+
+async def never(channel: str, message: str) -> bool:
+    raise AssertionError(f"resent {message} in {channel}, which was answered or held")
+
+
+async def test_a_sweep_answers_what_a_killed_process_owed_in_the_communities_it_serves(
+        stores: tuple[Store, Store]) -> None:
+    """Discord does not redeliver: the process serving the shard fetches the message again."""
+    dead, live = core(stores[0]), core(stores[1])
+    message = event("anyone?", message_id="p1")
+    await killed_mid_generation(dead, message)
+    assert await live.owed.sweep("discord", lambda _: True, never) == 0  # not lapsed yet
+    await asyncio.sleep(LEASE_S + 0.2)
+    assert await live.owed.sweep("discord", lambda community: community != "g1", never) == 0
+    outcomes: list[Outcome] = []
+
+    async def resend(channel: str, message_id: str) -> bool:
+        assert (channel, message_id) == ("c1", "p1")
+        outcomes.append(await live.handle(message, MemoryOutbox()))
+        return True
+
+    other = core(stores[1])  # a third process sweeps at the same moment
+    other_outcomes: list[Outcome] = []
+
+    async def other_resend(channel: str, message_id: str) -> bool:
+        other_outcomes.append(await other.handle(message, MemoryOutbox()))
+        return True
+
+    await asyncio.gather(live.owed.sweep("discord", lambda _: True, resend),
+                         other.owed.sweep("discord", lambda _: True, other_resend))
+    assert replies(outcomes + other_outcomes) == 1
+    assert await live.owed.sweep("discord", lambda _: True, never) == 0
+
+
+async def test_a_message_deleted_before_the_sweep_is_not_looked_for_again(
+        stores: tuple[Store, Store]) -> None:
+    dead, live = core(stores[0]), core(stores[1])
+    await killed_mid_generation(dead, event("oops", message_id="p1"))
+    await asyncio.sleep(LEASE_S + 0.2)
+
+    async def gone(channel: str, message_id: str) -> bool:
+        return False
+
+    assert await live.owed.sweep("discord", lambda _: True, gone) == 1
+    assert await live.owed.sweep("discord", lambda _: True, never) == 0
+
+
+async def test_one_reply_answers_every_earlier_message_the_dead_process_owed(
+        stores: tuple[Store, Store]) -> None:
+    dead, live = core(stores[0]), core(stores[1])
+    first, second = event("one", message_id="p1"), event("two", message_id="p2")
+    await killed_mid_generation(dead, first)
+    await asyncio.sleep(LEASE_S + 0.2)
+    # only the channel's newest owed message is taken over: its reply covers both
+    await killed_mid_generation(dead, second)
+    await asyncio.sleep(LEASE_S + 0.2)
+    assert (await live.handle(first, MemoryOutbox())).reason == "redelivered"
+    assert (await live.handle(second, MemoryOutbox())).kind == "reply"
+    assert (await live.handle(first, MemoryOutbox())).reason == "redelivered"
+    await asyncio.sleep(LEASE_S + 0.2)
+    assert await live.owed.sweep("discord", lambda _: True, never) == 0
+
+
+async def test_a_new_message_answers_what_the_dead_process_owed(
+        stores: tuple[Store, Store]) -> None:
+    dead, live = core(stores[0]), core(stores[1])
+    await killed_mid_generation(dead, event("one", message_id="p1"))
+    await asyncio.sleep(LEASE_S + 0.2)
+    reply = await live.handle(event("still there?", message_id="p2"), MemoryOutbox())
+    assert reply.kind == "reply"
+    await asyncio.sleep(LEASE_S + 0.2)  # nothing left owed, even once every lease is over
+    assert await live.owed.sweep("discord", lambda _: True, never) == 0
+
+
+async def test_a_turn_that_ends_with_an_apology_owes_nothing(
+        stores: tuple[Store, Store]) -> None:
+    c = core(stores[0], fail_after=0)
+    outbox = MemoryOutbox()
+    outcome = await c.handle(event("hi", message_id="p1"), outbox)
+    assert outcome.kind != "reply" and outbox.calls  # the user was told
+    await asyncio.sleep(LEASE_S + 0.2)
+    assert await core(stores[1]).owed.sweep("discord", lambda _: True, never) == 0
