@@ -50,8 +50,20 @@ class OwedTurns:
     def release(self, message_id: int) -> None:
         self._held.discard(message_id)
 
-    async def claim(self, channel_id: int, platform_message_id: str) -> int | None:
+    async def claim(self, channel_id: int, platform_message_id: str
+                    ) -> tuple[int, str | None] | None:
+        """(the message's id, the dead turn's preview to write the reply into), or None."""
         return await self.replies.claim(channel_id, platform_message_id, self.lease_s)
+
+    def noting_preview(self, message_id: int) -> Callable[[str], Awaitable[None]]:
+        """For the live preview: where it shows, so a turn that takes over edits it."""
+
+        async def shown(preview: str) -> None:
+            try:
+                await self.replies.shown(message_id, preview)
+            except Exception:  # a takeover then sends a new message beside the old preview
+                log_failure(log, "could not note the preview of owed message %s", message_id)
+        return shown
 
     def settling(self, channel_id: int) -> AlsoWrite:
         return self.replies.settled_by_reply(channel_id)

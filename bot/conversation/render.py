@@ -133,6 +133,11 @@ class LivePreview:
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self.on_sent: Callable[[str], Awaitable[None]] | None = None  # once it is showing
+
+    def adopt(self, message_id: str) -> None:
+        """Show the preview in a message already on the platform (a dead turn's preview)."""
+        self.message_id = message_id
 
     def feed(self, text: str) -> None:
         """The reply so far."""
@@ -180,6 +185,8 @@ class LivePreview:
             if self.message_id is None:
                 self.message_id = await self.outbox.send(text, reply_to=self.reply_to,
                                                          controls=False)
+                if self.on_sent is not None:
+                    await self.on_sent(self.message_id)
             else:
                 await self.outbox.edit(self.message_id, text, controls=False)
             self._shown = text
@@ -189,6 +196,8 @@ class LivePreview:
             return
         except SendError as exc:
             log.warning("streaming preview failed: %s", exc)
+            if not self._shown:  # an adopted message that is gone: the next push sends anew
+                self.message_id = None
         self._next_at = self._loop.time() + self.limits.edit_interval_s
 
     def written(self) -> None:

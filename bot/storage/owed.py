@@ -3,8 +3,9 @@
 The message is stored with `owed_until` (a lease) in the same insert that records it. The
 process answering it renews the lease while it works; the reply's own transaction settles the
 channel's owed messages up to it (the reply answers from the whole history); a turn that ends
-another way settles its own. A process killed mid-turn leaves a lease that lapses: the message
-is then claimed (one conditional UPDATE, so only one process wins) and answered by whichever
+another way settles its own. A process killed mid-turn leaves a lease that lapses (and, if
+its preview was showing, that preview's platform id in `owed_preview`): the message is then
+claimed (one conditional UPDATE, so only one process wins) and answered by whichever
 process sees it next — a platform's redelivery, or a sweep of lapsed recent ones. Only a
 channel's newest owed message is claimed: its reply settles the older ones with it.
 """
@@ -72,6 +73,12 @@ class OwedReplies:
                            Channel.platform == platform, Channel.external_id == channel)))
                 .values(owed_until=None))
 
+    async def shown(self, message_id: int, preview: str) -> None:
+        """The turn answering `message_id` shows its preview in platform message `preview`."""
+        async with self.store.writing(), self.store.engine.begin() as conn:
+            await conn.execute(update(Message).where(Message.id == message_id)
+                               .values(owed_preview=preview))
+
     @staticmethod
     def settled_by_reply(channel_id: int) -> AlsoWrite:
         """For the reply's transaction: it answers the channel's owed messages before it."""
@@ -84,9 +91,10 @@ class OwedReplies:
         return write
 
     async def claim(self, channel_id: int, platform_message_id: str,
-                    seconds: float) -> int | None:
-        """Take over a stored message whose turn died (its lease lapsed): its id, or None if
-        it is answered, held by a live turn, or a newer message of its channel is owed."""
+                    seconds: float) -> tuple[int, str | None] | None:
+        """Take over a stored message whose turn died (its lease lapsed): its id and the
+        platform message of the dead turn's preview, if it showed one; None if it is
+        answered, held by a live turn, or a newer message of its channel is owed."""
         now = utcnow()
         async with self.store.writing(), self.store.engine.begin() as conn:
             got = (await conn.execute(
@@ -95,8 +103,8 @@ class OwedReplies:
                        Message.platform_message_id == platform_message_id,
                        Message.role == "user", Message.owed_until < now, _newest_owed())
                 .values(owed_until=self.lease(seconds, now))
-                .returning(Message.id))).scalar_one_or_none()
-        return got
+                .returning(Message.id, Message.owed_preview))).one_or_none()
+        return (int(got[0]), got[1]) if got is not None else None
 
     async def lapsed(self, platform: str, within_s: float, limit: int = 100
                      ) -> list[OwedMessage]:

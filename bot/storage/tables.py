@@ -162,6 +162,8 @@ class Message(Base):
     # a user's message the bot owes a reply: the turn answering it holds it until then (a
     # lease its process renews); one whose lease lapsed is answered by another process
     owed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
+    # the platform message showing that turn's preview: the turn that takes over edits it
+    owed_preview: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class SettingChange(Base):

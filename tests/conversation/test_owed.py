@@ -14,7 +14,7 @@ import pytest
 from bot.conversation import Conversations, InboundEvent
 from bot.conversation.pipeline import Outcome
 from bot.storage import Store
-from engines import Conversation
+from engines import Conversation, Generation, SamplingParams
 from tests.memory_outbox import MemoryOutbox, core_for, event
 from tests.stubs import StubModel
 
@@ -195,3 +195,46 @@ async def test_a_turn_that_ends_with_an_apology_owes_nothing(
     assert outcome.kind != "reply" and outbox.calls  # the user was told
     await asyncio.sleep(LEASE_S + 0.2)
     assert await core(stores[1]).owed.sweep("discord", lambda _: True, never) == 0
+
+
+class HalfWay(StubModel):
+    """Writes two words and then waits, as a model does when its process is killed."""
+
+    def __init__(self, model_id: str) -> None:
+        super().__init__(model_id)
+        self.wrote = asyncio.Event()
+
+    async def stream(self, conversation: Conversation, params: SamplingParams, *,
+                     channel: str | None = None) -> AsyncIterator[str | Generation]:
+        yield "Once"
+        yield " upon"
+        self.wrote.set()
+        await asyncio.Event().wait()
+
+
+async def test_the_dead_turns_preview_becomes_the_reply_not_a_second_message(
+        stores: tuple[Store, Store]) -> None:
+    platform = MemoryOutbox()  # what the channel shows, whichever process writes to it
+    half = HalfWay("a")
+    dead = core_for(stores[0], [half])
+    dead.owed.lease_s = LEASE_S
+    message = event("tell me a story", message_id="p1")
+    task = asyncio.create_task(dead.handle(message, platform))
+    await asyncio.wait_for(half.wrote.wait(), 10)
+    for _ in range(100):  # the preview is showing (sent 50 ms after the first words)
+        if platform.shown:
+            break
+        await asyncio.sleep(0.02)
+    [preview] = platform.shown
+    assert platform.shown[preview].startswith("Once upon")
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.sleep(LEASE_S + 0.2)
+    live = core(stores[1])
+    answered = await live.handle(message, platform)
+    assert answered.kind == "reply"
+    assert list(platform.shown) == [preview]  # written into the half-written message
+    assert platform.shown[preview] == answered.text
+    assert await live.service.replies.deliveries(answered.message_id or 0) == [preview]

@@ -37,8 +37,12 @@ class RecordMessage:
             claimed = await owed.claim(turn.channel.id, turn.event.message_id or "")
             if claimed is None:
                 return turn.end("ignored", reason="redelivered")
-            message_id = claimed
+            message_id, dead_preview = claimed
+            if dead_preview is not None and turn.live is not None:
+                turn.live.adopt(dead_preview)  # written into, not shown twice
         turn.user_stored = True
+        if turn.live is not None:
+            turn.live.on_sent = owed.noting_preview(message_id)
         turn.also.append(owed.settling(turn.channel.id))
         owed.hold(message_id)
         try:

@@ -16,6 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("messages", sa.Column("owed_until", sa.DateTime(timezone=True), nullable=True))
+    op.add_column("messages", sa.Column("owed_preview", sa.String(64), nullable=True))
     op.create_index("ix_messages_owed", "messages", ["owed_until"],
                     postgresql_where=sa.text("owed_until IS NOT NULL"),
                     sqlite_where=sa.text("owed_until IS NOT NULL"))
@@ -24,4 +25,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_messages_owed", table_name="messages")
     with op.batch_alter_table("messages") as batch:
+        batch.drop_column("owed_preview")
         batch.drop_column("owed_until")
