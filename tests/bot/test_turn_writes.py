@@ -39,7 +39,7 @@ def commits(store: Store) -> list[int]:
     return seen
 
 
-async def test_a_streamed_turn_commits_twice_and_its_preview_leads_to_the_stored_reply(
+async def test_a_streamed_turn_commits_three_times_and_its_preview_leads_to_the_stored_reply(
         store: Store) -> None:
     c = core_for(store, BlendedEngine([StubModel("a", delay=0.06)], seed=1))
     await c.handle(event("hi", message_id="p0"), MemoryOutbox())  # the channel and user exist
@@ -47,7 +47,9 @@ async def test_a_streamed_turn_commits_twice_and_its_preview_leads_to_the_stored
     done = commits(store)
     reply = await c.handle(event("hello", message_id="p1"), outbox)
     assert reply.kind == "reply" and outbox.calls[0][0] == "send"  # a preview first
-    assert len(done) == 2  # the user's message; the reply with the preview showing it
+    # the user's message; where its preview shows (a turn taking over a killed one edits it);
+    # the reply with the preview showing it
+    assert len(done) == 3
     # when the final text replaces the preview, a 🔄 or 👍 on it already reaches the reply
     assert outbox.reached and outbox.reached[-1] == reply.message_id
     [preview] = outbox.shown
