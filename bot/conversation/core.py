@@ -16,6 +16,7 @@ from ..ops.metrics import Metrics
 from ..ratelimit import RateLimiter
 from ..reports.scheduler import ReportService
 from ..shared_windows import SharedWindows
+from ..storage.owed import ReadBack
 from ..storage.privacy import Privacy
 from .admins import AdminCache
 from .commands import CommandResult, Commands
@@ -117,6 +118,13 @@ class Conversations:
         process serves; `resend(channel_id, message_id)` fetches one from the platform and
         hands it to `handle` again (False: it is gone)."""
         await self.owed.serve(platform, mine, resend)
+
+    async def behind(self, platform: str, mine: Callable[[str], bool]) -> list[ReadBack]:
+        """After a fresh session of `platform`, what to read back: the recent channels of the
+        communities `mine` says this process serves, each from its oldest owed message, else
+        after its newest stored one (the adapter hands those messages to `handle`, oldest
+        first; stored ones are recognised there, owed ones taken over)."""
+        return await self.owed.behind(platform, mine)
 
     async def command(self, event: InboundEvent,
                       run: Callable[[InboundEvent], Awaitable[R]]) -> R | CommandResult:

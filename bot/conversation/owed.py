@@ -19,12 +19,13 @@ from datetime import datetime
 
 from ..logs import log_failure
 from ..storage import Store
-from ..storage.owed import OwedReplies
+from ..storage.owed import OwedReplies, ReadBack
 from ..storage.store import AlsoWrite
 
 log = logging.getLogger(__name__)
 LEASE_S = 10.0  # renewed every LEASE_S / 3; shorter than the inbox's chat lease (30 s)
 SWEEP_S = 3.0  # how often lapsed messages are looked for
+CLAIM_POLL_S = 0.5  # how often a redelivery of a held message looks whether its lease lapsed
 RECENT_S = 900.0  # older ones are not answered any more (the conversation moved on)
 Resend = Callable[[str, str], Awaitable[bool]]  # (channel, message) -> False: it is gone
 
@@ -52,8 +53,17 @@ class OwedTurns:
 
     async def claim(self, channel_id: int, platform_message_id: str
                     ) -> tuple[int, str | None] | None:
-        """(the message's id, the dead turn's preview to write the reply into), or None."""
-        return await self.replies.claim(channel_id, platform_message_id, self.lease_s)
+        """(the message's id, the dead turn's preview to write the reply into), or None: it
+        is answered, or still held by a live turn after waiting up to 1.5 leases (its holder
+        may have just died: a fresh session reads a channel back before the lease lapses)."""
+        deadline = asyncio.get_running_loop().time() + 1.5 * self.lease_s
+        while True:
+            got = await self.replies.claim(channel_id, platform_message_id, self.lease_s)
+            if got is not None or not await self.replies.held(channel_id, platform_message_id):
+                return got
+            if asyncio.get_running_loop().time() > deadline:
+                return None
+            await asyncio.sleep(CLAIM_POLL_S)
 
     def noting_preview(self, message_id: int) -> Callable[[str], Awaitable[None]]:
         """For the live preview: where it shows, so a turn that takes over edits it."""
@@ -106,6 +116,17 @@ class OwedTurns:
         await asyncio.gather(*(self._resend(platform, resend, m.channel_id, m.message_id)
                                for m in todo))
         return len(todo)
+
+    async def behind(self, platform: str, mine: Callable[[str], bool]) -> list[ReadBack]:
+        """The recent channels of the communities `mine`, each with where a fresh session
+        (the platform does not replay what was sent while this process was away) reads it
+        back from: its oldest owed message, else its newest stored one."""
+        try:
+            recent = await self.replies.recent_channels(platform, RECENT_S)
+        except Exception:
+            log_failure(log, "cannot catch up %s (the database is away?)", platform)
+            return []
+        return [c for c in recent if mine(c.community_id)]
 
     async def _resend(self, platform: str, resend: Resend, channel: str, message: str) -> None:
         key = (channel, message)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, select, update
+from sqlalchemy import ColumnElement, and_, exists, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.orm import aliased
 
@@ -37,6 +37,15 @@ class OwedMessage:
     community_id: str  # the platform's ids
     channel_id: str
     message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReadBack:
+    """Where a process that was away reads a channel back from (the platform's ids)."""
+    community_id: str
+    channel_id: str
+    message_id: str
+    including: bool  # the message itself too (it is owed), or only the ones after it
 
 
 class OwedReplies:
@@ -90,6 +99,15 @@ class OwedReplies:
                                .values(owed_until=None))
         return write
 
+    async def held(self, channel_id: int, platform_message_id: str) -> bool:
+        """Whether the stored message is owed under a live lease (a turn is answering it)."""
+        async with self.store.engine.connect() as conn:
+            until = (await conn.execute(
+                select(Message.owed_until)
+                .where(Message.channel_id == channel_id,
+                       Message.platform_message_id == platform_message_id))).scalar()
+        return until is not None and until >= utcnow()
+
     async def claim(self, channel_id: int, platform_message_id: str,
                     seconds: float) -> tuple[int, str | None] | None:
         """Take over a stored message whose turn died (its lease lapsed): its id and the
@@ -122,3 +140,27 @@ class OwedReplies:
                        _newest_owed())
                 .order_by(Message.id).limit(limit))).all()
         return [OwedMessage(str(c), str(ch), str(m)) for c, ch, m in rows]
+
+    async def recent_channels(self, platform: str, within_s: float) -> list[ReadBack]:
+        """`platform`'s channels with a user message in the last `within_s`, each with where
+        to read it back from: its oldest owed message (included), else its newest message."""
+        cutoff = utcnow() - timedelta(seconds=within_s)
+        recent = (Message.created_at > cutoff, Message.role == "user",
+                  Message.platform_message_id.is_not(None))
+        newest = (select(Message.channel_id, func.max(Message.id).label("id"))
+                  .where(*recent).group_by(Message.channel_id).subquery())
+        owed = (select(Message.channel_id, func.min(Message.id).label("id"))
+                .where(*recent, Message.owed_until.is_not(None))
+                .group_by(Message.channel_id).subquery())
+        start = func.coalesce(owed.c.id, newest.c.id)
+        async with self.store.engine.connect() as conn:
+            rows = (await conn.execute(
+                select(Community.external_id, Channel.external_id,
+                       Message.platform_message_id, owed.c.id.is_not(None))
+                .select_from(newest)
+                .outerjoin(owed, owed.c.channel_id == newest.c.channel_id)
+                .join(Message, Message.id == start)
+                .join(Channel, Channel.id == Message.channel_id)
+                .join(Community, Community.id == Channel.community_id)
+                .where(Channel.platform == platform))).all()
+        return [ReadBack(str(c), str(ch), str(m), bool(owes)) for c, ch, m, owes in rows]

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -147,9 +148,10 @@ class FakeDiscord:
             auth != f"Bot {self.valid_token}"
         ):
             return json_response({"message": "401: Unauthorized", "code": 0}, 401)
-        return await self._route(request.method, path, body)
+        return await self._route(request.method, path, body, request.query)
 
-    async def _route(self, method: str, path: str, body: Any) -> web.Response:
+    async def _route(self, method: str, path: str, body: Any,
+                     query: Mapping[str, str] | None = None) -> web.Response:
         parts = path.strip("/").split("/")
         if path == "/users/@me":
             return json_response(user_obj(self.bot_id, "blendbot", bot=True))
@@ -175,6 +177,8 @@ class FakeDiscord:
                                   "parent_id": None, "rate_limit_per_user": 0})
         if parts[0] == "channels" and parts[-1] == "typing":
             return web.Response(status=204)
+        if parts[0] == "channels" and parts[2:] == ["messages"] and method == "GET":
+            return json_response(self.history(parts[1], query or {}))
         if parts[0] == "channels" and parts[2:3] == ["messages"]:
             return self._messages(method, parts, body)
         if parts[0] == "interactions" and method == "POST":
@@ -207,6 +211,18 @@ class FakeDiscord:
         if method == "GET" and mid in self.messages:
             return json_response(self.messages[mid])
         return json_response({"message": "Unknown Message", "code": 10008}, 404)
+
+    def history(self, channel_id: str, query: Mapping[str, str]) -> list[dict[str, Any]]:
+        """GET /channels/{id}/messages as Discord answers it: newest first; with `after`, the
+        `limit` messages right after it."""
+        limit = min(100, int(query.get("limit", 50)))
+        mine = sorted((m for m in self.messages.values() if m["channel_id"] == channel_id),
+                      key=lambda m: int(m["id"]))
+        if "after" in query:
+            mine = [m for m in mine if int(m["id"]) > int(query["after"])][:limit]
+        else:
+            mine = mine[-limit:]
+        return mine[::-1]
 
     def store_message(self, channel_id: str, author_id: str, content: str, *, bot: bool = False,
                       extra: dict[str, Any] | None = None,

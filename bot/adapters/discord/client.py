@@ -14,6 +14,7 @@ import discord
 from discord.ext import commands as ext
 
 from ...conversation import Conversations, InboundEvent
+from .catchup import CatchUp
 from .output import NO_MENTIONS, PLATFORM, ChannelOutbox, RegenerateView
 from .slash import age_restricted, build, event_of, roles_of
 
@@ -42,6 +43,7 @@ class BlendBot(ext.AutoShardedBot):
         self.regenerate_view = RegenerateView(self.regenerate)
         self._max_concurrency: int | None = None  # session_start_limit's, asked once
         self._owed: asyncio.Task[None] | None = None
+        self.catch_up = CatchUp(self, core, self._handle)
         if gateway_url:
             self._override_gateway(gateway_url)
 
@@ -80,8 +82,11 @@ class BlendBot(ext.AutoShardedBot):
             self.tree.copy_global_to(guild=guild)
         synced = await self.tree.sync(guild=guild)
         log.info("synced %d application commands", len(synced))
-        self._owed = asyncio.create_task(self.core.answer_owed(PLATFORM, self.serves,
-                                                               self.resend), name="owed")
+        self._owed = asyncio.create_task(self._answer_owed(), name="owed")
+
+    async def _answer_owed(self) -> None:
+        await self.wait_until_ready()  # the guilds are cached
+        await self.core.answer_owed(PLATFORM, self.has_guild_of, self.resend)
 
     async def close(self) -> None:
         if self._owed is not None:
@@ -97,6 +102,11 @@ class BlendBot(ext.AutoShardedBot):
         shard = int(community_id) >> 22 if community_id.isdigit() else 0
         return shard % self.shard_count in self.shard_ids
 
+    def has_guild_of(self, community_id: str) -> bool:
+        """Served here, and (a server) available: its messages can be handled now."""
+        return self.serves(community_id) and (
+            not community_id.isdigit() or self.get_guild(int(community_id)) is not None)
+
     async def resend(self, channel_id: str, message_id: str) -> bool:
         """A message whose turn died with a killed process, fetched and handled again."""
         try:
@@ -105,8 +115,14 @@ class BlendBot(ext.AutoShardedBot):
             message = await channel.fetch_message(int(message_id))
         except (discord.NotFound, discord.Forbidden):
             return False
-        await self.on_message(message)
+        await self._handle(message)
         return True
+
+    async def on_shard_connect(self, shard_id: int) -> None:  # a fresh session, not a resume
+        self.catch_up.connected(shard_id)
+
+    async def on_shard_ready(self, shard_id: int) -> None:
+        await self.catch_up.shard_ready(shard_id)
 
     async def on_connect(self) -> None:
         self.core.platform_connected(PLATFORM)
@@ -128,6 +144,7 @@ class BlendBot(ext.AutoShardedBot):
         await self.core.community_back(PLATFORM, str(guild.id))
 
     async def on_guild_available(self, guild: discord.Guild) -> None:
+        await self.catch_up.guild_available(guild)
         await self.core.community_back(PLATFORM, str(guild.id))
 
     # ---- messages ---------------------------------------------------------------------
@@ -170,6 +187,24 @@ class BlendBot(ext.AutoShardedBot):
         return text.strip()
 
     async def on_message(self, message: discord.Message) -> None:
+        """A new message: after its guild's catch-up, if one runs (see `CatchUp`)."""
+        guild_id = message.guild.id if message.guild else getattr(message.channel, "guild_id",
+                                                                  None)
+        await self.catch_up.passed(guild_id)
+        if message.guild is None and guild_id is not None:  # sent before its guild was cached
+            guild = self.get_guild(guild_id)
+            channel: Any = guild.get_channel_or_thread(message.channel.id) if guild else None
+            if channel is None:
+                log.warning("message %s: server %s is unavailable; its catch-up reads it",
+                            message.id, guild_id)
+                return
+            try:
+                message = await channel.fetch_message(message.id)  # again, with its guild
+            except discord.NotFound:
+                return
+        await self._handle(message)
+
+    async def _handle(self, message: discord.Message) -> None:
         if message.author.bot or (self.user and message.author.id == self.user.id):
             return
         await self.core.handle(self.inbound(message),

@@ -1,0 +1,129 @@
+"""Catching up after a fresh gateway session.
+
+Discord replays missed events only on a RESUME. A process that was killed (or whose resume
+failed) identifies anew, and what was said meanwhile — including messages dispatched to the
+dead process that it never read — never arrives. So when a guild becomes available on a
+fresh session, its recently active channels are read back over REST — from the oldest
+message still owed a reply (its turn died), else after the newest stored one — and handed to
+the core oldest first (the core recognises the ones it has and takes over the owed ones).
+Until that is done the guild's new messages wait, so each channel's messages reach the core
+in the order they were sent (and no message is handled before its guild is cached).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import discord
+
+from ...conversation import Conversations
+from .output import PLATFORM
+
+log = logging.getLogger(__name__)
+WAIT_S = 30.0  # a new message waits at most this long for its guild's catch-up
+AT_ONCE = 8  # channels read back at once
+HISTORY_LIMIT = 100  # messages read back per channel (older ones are left unanswered)
+
+Handle = Callable[[discord.Message], Coroutine[Any, Any, None]]
+
+
+class CatchUp:
+    def __init__(self, client: discord.AutoShardedClient, core: Conversations,
+                 handle: Handle) -> None:
+        self.client, self.core, self.handle = client, core, handle
+        self._gates: dict[int, asyncio.Event] = {}  # guild id -> set once caught up
+        self._behind: dict[int, asyncio.Task[dict[str, list[tuple[str, str]]]]] = {}
+        self._reading = asyncio.Semaphore(AT_ONCE)
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    # ---- the session's events ----------------------------------------------------------
+
+    def connected(self, shard_id: int) -> None:
+        """A fresh session (READY) of `shard_id`: its guilds' messages wait from now on, and
+        the channels to read back are looked up."""
+        for guild in self.client.guilds:
+            if guild.shard_id == shard_id:
+                self._gates.setdefault(guild.id, asyncio.Event())
+        if shard_id in self._behind:
+            self._behind[shard_id].cancel()
+        self._behind[shard_id] = asyncio.create_task(self._lookup(shard_id),
+                                                     name=f"catch-up-{shard_id}")
+
+    async def guild_available(self, guild: discord.Guild) -> None:
+        """Read back the guild's recent channels, then let its new messages through."""
+        try:
+            lookup = self._behind.get(guild.shard_id)
+            if lookup is not None:
+                behind = await asyncio.shield(lookup)
+                await asyncio.gather(*(self._read_back(channel, after)
+                                       for channel, after in behind.get(str(guild.id), [])))
+        except Exception:
+            log.exception("could not catch up guild %s", guild.id)
+        finally:
+            self._open(guild.id)
+
+    async def shard_ready(self, shard_id: int) -> None:
+        """The shard's guilds are in: direct messages (shard 0's) are read back, and guilds
+        that never became available stop holding their messages."""
+        lookup = self._behind.pop(shard_id, None)
+        if lookup is not None and shard_id == 0:
+            with contextlib.suppress(Exception):
+                behind = await lookup
+                await asyncio.gather(*(self._read_back(channel, after)
+                                       for community, channels in behind.items()
+                                       if community.startswith("dm-")
+                                       for channel, after in channels))
+        for guild in self.client.guilds:
+            if guild.shard_id == shard_id:
+                self._open(guild.id)
+
+    async def passed(self, guild_id: int | None) -> None:
+        """Wait while `guild_id` is being caught up (at most WAIT_S)."""
+        gate = self._gates.get(guild_id) if guild_id is not None else None
+        if gate is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(gate.wait(), WAIT_S)
+
+    # ---- the work --------------------------------------------------------------------
+
+    def _open(self, guild_id: int) -> None:
+        gate = self._gates.pop(guild_id, None)
+        if gate is not None:
+            gate.set()
+
+    def _shard_of(self, community_id: str) -> int:
+        if not community_id.isdigit():
+            return 0  # a DM
+        return (int(community_id) >> 22) % (self.client.shard_count or 1)
+
+    async def _lookup(self, shard_id: int) -> dict[str, list[tuple[str, str]]]:
+        behind: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        for c in await self.core.behind(PLATFORM, lambda cid: self._shard_of(cid) == shard_id):
+            after = int(c.message_id) - 1 if c.including else int(c.message_id)
+            behind[c.community_id].append((c.channel_id, str(after)))
+        if behind:
+            log.info("shard %s: reading back %d recent channels", shard_id,
+                     sum(map(len, behind.values())))
+        return behind
+
+    async def _read_back(self, channel_id: str, after: str) -> None:
+        """The channel's messages after `after`, handed to the core in order: each one's turn
+        is started before the channel's next message (new ones included) can take its place."""
+        async with self._reading:
+            try:
+                channel: Any = (self.client.get_channel(int(channel_id))
+                                or await self.client.fetch_channel(int(channel_id)))
+                missed = [m async for m in channel.history(
+                    limit=HISTORY_LIMIT, after=discord.Object(int(after)), oldest_first=True)]
+            except (discord.NotFound, discord.Forbidden):
+                return  # the channel is gone, or the bot may no longer read it
+        for message in missed:
+            task = asyncio.create_task(self.handle(message), name="caught-up")
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        await asyncio.sleep(0)  # the turns take their place in the channel's queue
