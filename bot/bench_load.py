@@ -57,6 +57,7 @@ from .storage.tables import Community
 SHARDS = 4
 CHANNELS = 200  # half Discord channels (in 8 guilds: guild k is on shard k % 4), half groups
 USERS_PER_CHANNEL = 5  # 200 channels x 5 = 1,000 users
+USER_IDS = 5 * 10**17  # Discord users' ids start here
 TTFT_S, TOKEN_S, TOKENS = 0.05, 0.01, 8  # the stub: 0.12 s a reply
 STUB_S = TTFT_S + TOKEN_S * (TOKENS - 1)
 THINK_S = 6.0  # a channel's mean pause between turns
@@ -373,7 +374,8 @@ class Load:
 
     async def discord_channel(self, gid: str, channel: str, shard: int, first_user: int,
                               until: float) -> None:
-        users = [str(10**15 + first_user + i) for i in range(USERS_PER_CHANNEL)]
+        # far from the fake's own snowflakes (the bot's id among them: its messages are ignored)
+        users = [str(USER_IDS + first_user + i) for i in range(USERS_PER_CHANNEL)]
         turn = 0
 
         async def say(text: str) -> Said:

@@ -63,6 +63,8 @@ class OwedTurns:
                 return got
             if asyncio.get_running_loop().time() > deadline:
                 return None
+            log.info("message %s is held by a turn elsewhere: waiting for its lease",
+                     platform_message_id)
             await asyncio.sleep(CLAIM_POLL_S)
 
     def noting_preview(self, message_id: int) -> Callable[[str], Awaitable[None]]:

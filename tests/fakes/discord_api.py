@@ -291,9 +291,9 @@ class FakeDiscord:
         if "shard" in data:
             ready["shard"] = data["shard"]
         await self._send(ws, "READY", ready)
+        self._shard_of[ws] = (int(shard[0]), int(shard[1]))  # events flow from READY on
         for gid in mine:
             await self._send(ws, "GUILD_CREATE", self.guild(gid))
-        self._shard_of[ws] = (int(shard[0]), int(shard[1]))
         self.ready.set()
 
     @staticmethod
@@ -359,13 +359,13 @@ class FakeDiscord:
         await ws.send_str(json.dumps({"op": 0, "t": event, "s": next(self._seq), "d": data}))
 
     async def dispatch(self, event: str, data: Any) -> bool:
-        """Send an event to the sessions it belongs to (by its guild's shard, once shards
-        have identified); False if no session took it."""
+        """Send an event to the sessions it belongs to (by its guild's shard; a session gets
+        events once its READY is sent); False if no session took it."""
         guild = data.get("guild_id") if isinstance(data, dict) else None
         sent = False
         for ws in list(self._sockets):
             shard = self._shard_of.get(ws)
-            if guild is not None and shard is not None and not self._on(guild, shard):
+            if shard is None or (guild is not None and not self._on(guild, shard)):
                 continue
             try:
                 await self._send(ws, event, data)
