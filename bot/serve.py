@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from collections.abc import Callable, Coroutine
@@ -47,6 +48,7 @@ async def serve(settings: Settings) -> int:
 
             return await run_console(app.core, ConsoleOptions())
         log.warning("blendbot serving %s", " and ".join(runners))
+        gc.freeze()  # what start-up built lives as long as the process: collections skip it
         await upkeep.start()  # retention_days, community_grace_days
         tasks = [asyncio.create_task(run(app), name=name) for name, run in runners.items()]
         if app.reports is not None:

@@ -27,6 +27,7 @@ from .remote_prompt import (
     fit_remote,
 )
 from .sse import StreamEnded, StreamError, stream_json
+from .stream_reads import batched_chunks
 
 FALLBACK_SAMPLING = SamplingParams(max_tokens=256, temperature=0.8, top_p=0.95)
 
@@ -46,6 +47,7 @@ class OpenAIOptions:
     extra_params: Mapping[str, Any] = field(default_factory=dict)
     max_queue: int | None = None
     routing: Routing = "affinity"  # a channel stays on one replica (engines.endpoints)
+    read_batch_s: float = 0.1  # a streamed reply is read in batches this far apart
 
 
 @dataclass(slots=True)
@@ -179,7 +181,7 @@ class OpenAIModel(ChatModel):
                 raise ModelError(f"model '{self.id}': the server answered with {kind or 'no'} "
                                  "content instead of an event stream")
             try:
-                async for event in stream_json(response.content.iter_any()):
+                async for event in stream_json(batched_chunks(response, self.options.read_batch_s)):
                     choice = self._choice(event)
                     usage = event.get("usage") or usage
                     if choice is None:

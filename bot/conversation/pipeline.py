@@ -61,6 +61,10 @@ class Turn:
         """End the turn (the stage then returns without calling the rest)."""
         self.outcome = Outcome(kind, text, reason=reason or kind)
 
+    def showing(self) -> bool:
+        """Whether part of the reply already shows on the platform (its live preview)."""
+        return self.live is not None and self.live.message_id is not None
+
     @property
     def key(self) -> str:
         """The channel's fair-turn and KV-cache key."""

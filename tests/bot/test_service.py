@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bot.conversation import APOLOGY, Conversations, SendError
+from bot.conversation.outbox import PlatformLimits
 from bot.conversation.stages.addressed import EMPTY_HINT
 from bot.storage import Store
 from engines import BlendedEngine, Conversation
@@ -30,8 +33,30 @@ async def test_reply_is_stored_with_the_model_that_wrote_it(store: Store) -> Non
     assert (bot.role, bot.model_id, bot.text, bot.mode) == (
         "assistant", reply.model_id, reply.text, "uniform")
     assert bot.completion_tokens == 3 and bot.latency_ms is not None
-    assert outbox.texts() == [reply.text] and outbox.typed >= 1
+    assert outbox.texts() == [reply.text]
+    assert outbox.typed == 0  # shown at once: a "typing…" would only flash
     assert await c.service.replies.deliveries(bot.id) == list(outbox.shown)
+
+
+async def test_typing_shows_while_a_reply_is_slow_to_start_and_stops_once_it_shows(
+        store: Store) -> None:
+    class Typing(MemoryOutbox):
+        async def typing(self) -> None:
+            await super().typing()
+            self.calls.append(("typing", "", ""))
+
+    async def think(_: object) -> None:
+        await asyncio.sleep(0.9)  # past the grace, before the first words
+
+    outbox = Typing(limits=PlatformLimits(max_chars=500, edit_interval_s=0.05,
+                                          typing_every_s=0.15))
+    c = core(store, StubModel("a", before=think, delay=0.4))  # then 0.8 s of words
+    reply = await c.handle(event("hello"), outbox)
+    kinds = [call for call, _, _ in outbox.calls]
+    assert reply.kind == "reply" and outbox.texts() == [reply.text]
+    first_shown = kinds.index("send")
+    assert kinds[:first_shown].count("typing") >= 2  # again and again while nothing shows
+    assert "typing" not in kinds[first_shown:]  # not under its own preview
 
 
 async def test_empty_message_gets_a_hint_and_no_model_call(store: Store) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 
 from engines import BlendedEngine, BlendError, BusyError, Generation, ModelError
@@ -19,6 +19,7 @@ from ..safety.hygiene import strip_reasoning, visible_so_far
 from .respond import APOLOGY
 
 log = logging.getLogger(__name__)
+TYPING_AFTER_S = 0.5  # "typing…" once a reply has shown nothing for this long
 
 
 class Generate:
@@ -29,7 +30,7 @@ class Generate:
         assert turn.request is not None
         text, preview = "", turn.live
         try:
-            async with typing(turn.outbox):
+            async with typing(turn.outbox, turn.showing):
                 async for item in self.engine.stream(turn.request):
                     if isinstance(item, Generation):  # reasoning never goes further
                         turn.generation = replace(item, text=strip_reasoning(item.text),
@@ -55,20 +56,26 @@ class Generate:
 
 
 @contextlib.asynccontextmanager
-async def typing(outbox: Outbox) -> AsyncIterator[None]:
-    """"typing…" now and again every few seconds while the body runs (failures ignored)."""
+async def typing(outbox: Outbox, showing: Callable[[], bool] = lambda: False
+                 ) -> AsyncIterator[None]:
+    """"typing…" while the body runs and nothing of the reply shows yet: first after
+    `TYPING_AFTER_S` (a reply that shows sooner needs none: its first words replace the
+    indication), then again every few seconds (failures ignored)."""
     stop = asyncio.Event()
 
     async def keep_typing() -> None:
-        while True:  # at least once: a quick reply was still being written
-            try:
-                await outbox.typing()
-            except Exception as exc:
-                log.debug("typing indication failed: %s", exc)
+        wait = TYPING_AFTER_S
+        while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), outbox.limits.typing_every_s)
+                await asyncio.wait_for(stop.wait(), wait)
             if stop.is_set():
                 return
+            if not showing():
+                try:
+                    await outbox.typing()
+                except Exception as exc:
+                    log.debug("typing indication failed: %s", exc)
+            wait = outbox.limits.typing_every_s
 
     task = asyncio.create_task(keep_typing())
     try:
@@ -77,7 +84,6 @@ async def typing(outbox: Outbox) -> AsyncIterator[None]:
         stop.set()  # an indication in flight completes (briefly), none follows
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(task, 2.0)
-
 
 MODEL_UNAVAILABLE = "Sorry, one of my models is unavailable right now. Please try again."
 INTERNAL = APOLOGY

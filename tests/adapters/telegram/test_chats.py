@@ -2,11 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from bot.app import App
 from bot.storage.candidates import candidates_of
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
+from tests.stubs import StubModel
 
+from .conftest import Starter
 from .helpers import ALICE, BOB, DM, FORUM, GROUP, buttons, nth_message, sent
+
+
+async def test_a_reply_slow_to_start_shows_typing_first(start_bot: Starter,
+                                                        fake: FakeTelegram) -> None:
+    async def think(_: object) -> None:
+        await asyncio.sleep(0.9)
+
+    await start_bot([StubModel("slow", before=think)])
+    fake.say(DM, ALICE, "Hello there")
+    call = await nth_message(fake, DM, 1)
+    [typing] = fake.of("sendChatAction")
+    assert typing.params["action"] == "typing" and fake.calls.index(typing) < fake.calls.index(call)
 
 
 async def test_private_chat_is_answered_in_plain_text_with_feedback_buttons(
@@ -17,7 +33,7 @@ async def test_private_chat_is_answered_in_plain_text_with_feedback_buttons(
     assert "parse_mode" not in call.params  # model output cannot inject HTML/Markdown
     assert "reply_parameters" not in call.params  # no quoting in a private chat
     assert buttons(call) == ["fb:up", "fb:down", "fb:regen"]
-    assert any(c.params["action"] == "typing" for c in fake.of("sendChatAction"))
+    assert not fake.of("sendChatAction")  # shown at once: no "typing…" to flash
     history = await app.service.history("telegram", str(DM.id))
     assert [(m.role, m.text) for m in history] == [("user", "Hello there"),
                                                   ("assistant", call.params["text"])]
