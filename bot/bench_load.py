@@ -652,7 +652,10 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
         expected = [k for k in said_order[channel] if k in tally.replies]
         if answered != expected:
             out_of_order += 1
-    overheads = _overheads(tally, said_order)
+    by_platform: dict[str, list[float]] = defaultdict(list)
+    for platform, overhead in _overheads(tally, said_order):
+        by_platform[platform].append(overhead)
+    overheads = [o for values in by_platform.values() for o in values]
     times = [c.time for c in discord.calls] + [c.at for c in telegram.calls]
     per_second: dict[int, int] = defaultdict(int)
     for t in times:
@@ -675,6 +678,9 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
         "loop_lag_p99_ms": _lag_p99_ms(lag_samples),
         "overhead_p50_ms": round(percentile(overheads, 0.5), 1),
         "overhead_p99_ms": round(percentile(overheads, 0.99), 1),
+        "overhead_ms_by_platform": {p: {"p50": round(percentile(v, 0.5), 1),
+                                        "p99": round(percentile(v, 0.99), 1)}
+                                    for p, v in sorted(by_platform.items())},
         "rest_peak_per_s": max(per_second.values(), default=0),
         "lost_examples": [{"message": s.key, "channel": s.channel, "shard": s.shard,
                            "s_after_kill": round(s.at - killed_at, 2) if killed_at else None}
@@ -684,13 +690,15 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
     }
 
 
-def _overheads(tally: Tally, said_order: dict[str, list[str]]) -> list[float]:
+def _overheads(tally: Tally, said_order: dict[str, list[str]]) -> list[tuple[str, float]]:
     """Per answered message: its reply's first write minus when its clock started (it was
     said, or its channel's previous reply was written) minus the stub's own time (to its
-    first token if the first write was a preview, else its whole reply), in ms."""
+    first token if the first write was a preview, else its whole reply), in ms, with its
+    platform."""
     when = {s.key: s.at for s in tally.said}
     out = []
-    for keys in said_order.values():
+    for channel, keys in said_order.items():
+        platform = channel.split(":", 1)[0]
         previous = 0.0
         for key in keys:
             first = tally.first_write.get(key)
@@ -698,7 +706,7 @@ def _overheads(tally: Tally, said_order: dict[str, list[str]]) -> list[float]:
                 continue
             at, partial = first
             start = max(when[key], previous)
-            out.append((at - start - (TTFT_S if partial else STUB_S)) * 1000)
+            out.append((platform, (at - start - (TTFT_S if partial else STUB_S)) * 1000))
             previous = at + (STUB_S - TTFT_S if partial else 0.0)  # about when it ended
     return out
 

@@ -126,6 +126,13 @@ class Conversations:
         first; stored ones are recognised there, owed ones taken over)."""
         return await self.owed.behind(platform, mine)
 
+    async def found_preview(self, platform: str, channel_id: str, message_id: str,
+                            preview_id: str) -> None:
+        """A read-back found `preview_id`, the bot's unfinished reply to `message_id`, whose
+        turn died before noting where it showed: the turn that takes the message over
+        writes its reply into it (not a second message beside it)."""
+        await self.owed.found_preview(platform, channel_id, message_id, preview_id)
+
     async def command(self, event: InboundEvent,
                       run: Callable[[InboundEvent], Awaitable[R]]) -> R | CommandResult:
         """Run a command of `commands` in the channel's turn (in order with its messages);

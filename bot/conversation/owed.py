@@ -77,6 +77,15 @@ class OwedTurns:
                 log_failure(log, "could not note the preview of owed message %s", message_id)
         return shown
 
+    async def found_preview(self, platform: str, channel: str, message: str,
+                            preview: str) -> None:
+        try:
+            if await self.replies.found_preview(platform, channel, message, preview):
+                log.info("message %s: the dead turn's preview %s is written into", message,
+                         preview)
+        except Exception:  # a takeover then sends a new message beside the old preview
+            log_failure(log, "could not note the preview of owed message %s", message)
+
     def settling(self, channel_id: int) -> AlsoWrite:
         return self.replies.settled_by_reply(channel_id)
 

@@ -88,6 +88,22 @@ class OwedReplies:
             await conn.execute(update(Message).where(Message.id == message_id)
                                .values(owed_preview=preview))
 
+    async def found_preview(self, platform: str, channel: str, platform_message_id: str,
+                            preview: str) -> bool:
+        """A dead turn's preview found on the platform (the turn died before noting it):
+        noted for the message, if that is still owed and has none noted."""
+        channel_id = (select(Channel.id)
+                      .where(Channel.platform == platform, Channel.external_id == channel)
+                      .scalar_subquery())
+        async with self.store.writing(), self.store.engine.begin() as conn:
+            done = await conn.execute(
+                update(Message)
+                .where(Message.channel_id == channel_id,
+                       Message.platform_message_id == platform_message_id,
+                       Message.owed_until.is_not(None), Message.owed_preview.is_(None))
+                .values(owed_preview=preview))
+        return bool(done.rowcount)
+
     @staticmethod
     def settled_by_reply(channel_id: int) -> AlsoWrite:
         """For the reply's transaction: it answers the channel's owed messages before it."""

@@ -258,3 +258,25 @@ async def test_a_fresh_session_reads_each_channel_back_from_its_oldest_owed_mess
             for b in await live.behind("discord", lambda community: community == "g1")}
     assert back == {("c1", "102", False), ("c2", "202", True)}
     assert await live.behind("telegram", lambda _: True) == []
+
+
+async def test_a_preview_found_on_the_platform_becomes_the_reply_when_the_turn_died_unnoted(
+        stores: tuple[Store, Store]) -> None:
+    """Killed between sending its preview and noting it: a read-back finds the preview on
+    the platform (the bot's unfinished reply to the message) and the takeover writes into
+    it."""
+    platform = MemoryOutbox()
+    dead = core(stores[0])
+    message = event("tell me a story", message_id="p1")
+    await killed_mid_generation(dead, message)  # nothing noted: no preview had shown
+    preview = await platform.send("Once upon …", reply_to="p1", controls=False)
+    live = core(stores[1])
+    await live.found_preview("discord", "c1", "p9", "elsewhere")  # not stored: no effect
+    await live.found_preview("discord", "c1", "p1", preview)
+    await asyncio.sleep(LEASE_S + 0.2)
+    answered = await live.handle(message, platform)
+    assert answered.kind == "reply"
+    assert list(platform.shown) == [preview] and platform.shown[preview] == answered.text
+    await live.found_preview("discord", "c1", "p1", "late")  # answered: nothing owed
+    again = await live.handle(message, platform)
+    assert again.kind == "ignored" and list(platform.shown) == [preview]

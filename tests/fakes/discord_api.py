@@ -197,8 +197,14 @@ class FakeDiscord:
     def _messages(self, method: str, parts: list[str], body: Any) -> web.Response:
         channel = parts[1]
         if len(parts) == 3 and method == "POST":
+            extra: dict[str, Any] = {"components": body.get("components", [])}
+            reference = body.get("message_reference")
+            if reference:  # a reply, as Discord keeps it
+                extra.update(type=19, message_reference={"channel_id": channel, **reference},
+                             referenced_message=self.messages.get(
+                                 str(reference.get("message_id"))))
             msg = self.store_message(channel, self.bot_id, body.get("content", ""), bot=True,
-                                     extra={"components": body.get("components", [])})
+                                     extra=extra)
             return json_response(msg)
         mid = parts[3]
         if method == "PATCH" and mid in self.messages:

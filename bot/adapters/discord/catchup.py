@@ -22,7 +22,7 @@ from typing import Any
 import discord
 
 from ...conversation import Conversations
-from .output import PLATFORM
+from .output import PLATFORM, limits_for
 
 log = logging.getLogger(__name__)
 WAIT_S = 30.0  # a new message waits at most this long for its guild's catch-up
@@ -111,6 +111,15 @@ class CatchUp:
                      sum(map(len, behind.values())))
         return behind
 
+    def _unfinished(self, messages: list[discord.Message]) -> dict[str, str]:
+        """The bot's own previews among `messages` that were never finished (a killed turn's:
+        still ending in the writing marker), by the message each one answers."""
+        me = self.client.user
+        marker = limits_for(0).writing
+        return {str(m.reference.message_id): str(m.id) for m in messages
+                if me is not None and m.author.id == me.id and m.reference is not None
+                and m.reference.message_id is not None and m.content.endswith(marker)}
+
     async def _read_back(self, channel_id: str, after: str) -> None:
         """The channel's messages after `after`, handed to the core in order: each one's turn
         is started before the channel's next message (new ones included) can take its place."""
@@ -122,6 +131,8 @@ class CatchUp:
                     limit=HISTORY_LIMIT, after=discord.Object(int(after)), oldest_first=True)]
             except (discord.NotFound, discord.Forbidden):
                 return  # the channel is gone, or the bot may no longer read it
+        for message, preview in self._unfinished(missed).items():
+            await self.core.found_preview(PLATFORM, channel_id, message, preview)
         for message in missed:
             task = asyncio.create_task(self.handle(message), name="caught-up")
             self._tasks.add(task)
