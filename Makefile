@@ -44,14 +44,12 @@ bench: $(VENV)/.installed
 
 # Optional: rebuild the shipped ranker (engines/ranker/data/) from the preference pairs in
 # PAIRS, less a held-out part (HOLDOUT, by a hash of each line), whose accuracy it reports.
-# Needs the train extra (torch==2.13.0 takes a CPU build); about 20 minutes on 2 cores.
+# Needs the train extra (torch==2.13.0 takes a CPU build); about 2 minutes on 2 cores.
 PAIRS ?= ../shared/data/preferences/hh-rlhf-harmless-dev.jsonl
 HOLDOUT ?= 0.2
 ranker: $(VENV)/.installed-train
 	$(BIN)/blendbot ranker train --pairs $(PAIRS) --holdout $(HOLDOUT) --no-feedback \
-		--out engines/ranker/data/checkpoint --half
-	$(BIN)/blendbot ranker export --from engines/ranker/data/checkpoint \
-		--out engines/ranker/data/ranker.onnx --int8
+		--out engines/ranker/data
 	$(BIN)/blendbot ranker eval --pairs $(PAIRS) --holdout $(HOLDOUT) \
 		--model engines/ranker/data/ranker.onnx
 

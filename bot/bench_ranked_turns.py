@@ -13,7 +13,7 @@ from engines.base import SamplingParams
 from engines.ranked import RankedOptions
 from engines.ranker.aggregate import Ranking
 from engines.ranker.provider import RankerProvider
-from engines.ranker.scorer import PairScorer
+from engines.ranker.scorer import Ranker
 from engines.registry import build_model, file_problem_at_start
 
 from .config import Settings
@@ -29,7 +29,7 @@ SYSTEM = "You are Blendbot, a friendly chat companion. Answer briefly."
 class _Timed:
     """A scorer that adds up the seconds spent in `rank`."""
 
-    def __init__(self, inner: PairScorer) -> None:
+    def __init__(self, inner: Ranker) -> None:
         self.inner = inner
         self.seconds = 0.0
 
@@ -49,13 +49,13 @@ async def ranking_share(settings: Settings, say: Callable[[str], None]) -> dict[
                 if (p := file_problem_at_start(spec, settings.data_dir)) is not None]
     if problems or not settings.models:
         return _unavailable(problems[0] if problems else "no models are configured")
-    from engines.ranker.runtime import OnnxRanker
+    from engines.ranker.runtime import load_ranker
 
     path: Path = served_ranker(settings)
     timed: list[_Timed] = []
 
     def load(p: Path, threads: int | None = None) -> Any:
-        timed.append(_Timed(OnnxRanker.load(p, threads=threads)))
+        timed.append(_Timed(load_ranker(p, threads=threads)))
         return timed[-1]
 
     engine = BlendedEngine(

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from engines.ranker import SHIPPED_CHECKPOINT, PreferencePair
+from engines.ranker import SHIPPED_CHECKPOINT, PreferencePair, RankerLoadError
 from engines.ranker.requires import (
     BACKBONE_NAME,
     TrainExtraMissing,
@@ -24,6 +24,7 @@ from engines.ranker.samples import sample_turns
 
 from .bench_ranked_turns import ranking_share
 from .config import ConfigError, Settings
+from .ranker_active import served_ranker
 
 CANDIDATES = 4
 CLEAR_GAP = 0.1  # a turn is clear when PyTorch's best beats its second by more than this
@@ -45,21 +46,13 @@ def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[s
     import torch
     from transformers.utils import logging as hf_logging
 
-    from engines.ranker.export import export
-    from engines.ranker.runtime import OnnxRanker
-    from engines.ranker.torch_scorer import TorchScorer
-
     hf_logging.disable_progress_bar()
     hf_logging.set_verbosity_error()
-    ckpt, weights = _weights(settings)
     threads = settings.ranker_threads or torch.get_num_threads()
     torch.set_num_threads(threads)
     aggregation = settings.ranker_aggregation
     with tempfile.TemporaryDirectory(prefix="blendbot-bench-ranker-") as tmp:
-        reports = {kind: export(ckpt, Path(tmp) / kind / "ranker.onnx", int8=kind == "int8",
-                                say=say) for kind in ("fp32", "int8")}
-        scorers = {"torch": TorchScorer(ckpt),
-                   **{k: OnnxRanker.load(r.path, threads=threads) for k, r in reports.items()}}
+        weights, scorers, reports, tokens_of = _backends(settings, Path(tmp), threads, say)
         samples = sample_turns(turns + 3, n=CANDIDATES, seed=0)
         times: dict[str, list[float]] = {k: [] for k in scorers}
         best: dict[str, list[int]] = {k: [] for k in scorers}
@@ -78,9 +71,7 @@ def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[s
             if number >= 3 and (number - 2) % 20 == 0:
                 say(f"turn {number - 2}/{turns}: " + "  ".join(
                     f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in times.items()))
-        encoder = scorers["torch"].encoder
-        tokens = [len(encoder.source(s)) + sum(len(encoder.candidate(c)) for c in cs)
-                  for s, cs in samples[3:]]
+        tokens = [tokens_of(s, cs) for s, cs in samples[3:]]
 
     def speedup(kind: str) -> float:
         return round(statistics.median(t / o for t, o in zip(times["torch"], times[kind],
@@ -108,11 +99,78 @@ def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[s
         "agreement_int8": agreement("int8"),
         "agreement_int8_clear": agreement("int8", clear=True),
         "clear_turns": sum(g > CLEAR_GAP for g in gaps),
-        "max_abs_dlogit_fp32": float(f"{reports['fp32'].max_abs_diff:.3g}"),
-        "max_abs_dlogit_int8": float(f"{reports['int8'].max_abs_diff:.3g}"),
-        "size_mb_fp32": round(reports["fp32"].size_bytes / 2**20, 1),
-        "size_mb_int8": round(reports["int8"].size_bytes / 2**20, 1),
+        "max_abs_dlogit_fp32": float(f"{reports['fp32'][0]:.3g}"),
+        "max_abs_dlogit_int8": float(f"{reports['int8'][0]:.3g}"),
+        "size_mb_fp32": round(reports["fp32"][1] / 2**20, 1),
+        "size_mb_int8": round(reports["int8"][1] / 2**20, 1),
     }
+
+
+Backends = tuple[str, dict[str, Any], dict[str, tuple[float, int]], Callable[..., int]]
+
+
+def _backends(settings: Settings, tmp: Path, threads: int, say: Callable[[str], None]
+              ) -> Backends:
+    """(what was measured, the torch/fp32/int8 rankers, each export's (max |Δ| of what it
+    outputs vs PyTorch, bytes), tokens of a turn): the served ranker's kind decides."""
+    from engines.ranker.reward import RewardRanker
+    from engines.ranker.runtime import load_ranker
+
+    try:
+        served = load_ranker(served_ranker(settings), threads=threads)
+    except RankerLoadError:
+        served = None
+    if isinstance(served, RewardRanker):
+        return _reward_backends(served, tmp, threads, say)
+    from engines.ranker.export import export
+    from engines.ranker.runtime import OnnxRanker
+    from engines.ranker.torch_scorer import TorchScorer
+
+    ckpt, weights = _weights(settings)
+    reports = {kind: export(ckpt, tmp / kind / "ranker.onnx", int8=kind == "int8", say=say)
+               for kind in ("fp32", "int8")}
+    scorers = {"torch": TorchScorer(ckpt),
+               **{k: OnnxRanker.load(r.path, threads=threads) for k, r in reports.items()}}
+    encoder = scorers["torch"].encoder
+
+    def tokens(source: str, candidates: list[str]) -> int:
+        return len(encoder.source(source)) + sum(len(encoder.candidate(c)) for c in candidates)
+
+    return weights, scorers, {k: (r.max_abs_diff, r.size_bytes) for k, r in reports.items()}, \
+        tokens
+
+
+def _reward_backends(served: Any, tmp: Path, threads: int, say: Callable[[str], None]
+                     ) -> Backends:
+    """The served reward ranker's head on the default backbone in PyTorch, and on fresh fp32
+    and int8 exports of it."""
+    from dataclasses import replace
+
+    from engines.ranker.reward import query_of
+    from engines.ranker.reward_build import export_encoder, load_encoder
+    from engines.ranker.runtime import load_ranker
+
+    try:
+        encoder = load_encoder(default_backbone(), BACKBONE_NAME)
+    except TrainExtraMissing as exc:
+        raise ConfigError(f"bench ranker needs {exc}") from None
+    if encoder.meta.vocab_fingerprint != served.meta.vocab_fingerprint \
+            or encoder.meta.dim != served.meta.dim:
+        raise ConfigError(f"bench ranker measures reward rankers on {BACKBONE_NAME}; the served "
+                          f"one ({served.path}) was built on {served.meta.backbone or 'another'}")
+    encoder = replace(encoder, meta=served.meta)
+    reports = {kind: export_encoder(encoder, tmp / kind / "ranker.onnx", int8=kind == "int8",
+                                    say=say) for kind in ("fp32", "int8")}
+    torch_ranker = encoder.torch_ranker()
+    scorers: dict[str, Any] = {
+        "torch": torch_ranker,
+        **{k: load_ranker(r.path, threads=threads) for k, r in reports.items()}}
+
+    def tokens(source: str, candidates: list[str]) -> int:
+        return sum(len(torch_ranker.ids(t)) for t in (query_of(source), *candidates))
+
+    return f"{served.path} (reward head on {BACKBONE_NAME})", scorers, \
+        {k: (r.max_abs_diff, r.size_bytes) for k, r in reports.items()}, tokens
 
 
 def _ms(values: list[float]) -> float:

@@ -1,5 +1,5 @@
 """`blendbot ranker export|train|refresh|eval`: build, export, refresh from feedback
-and measure PairRM rankers."""
+and measure rankers (reward rankers and PairRM)."""
 
 from __future__ import annotations
 
@@ -41,10 +41,19 @@ def add_parsers(sub: Any) -> None:
     exp.add_argument("--int8", action="store_true", help="dynamic int8 quantization")
     _budget_args(exp)
 
-    tr = rsub.add_parser("train", help="fine-tune a ranker on preference pairs")
+    tr = rsub.add_parser("train", help="train a ranker on preference pairs")
     tr.add_argument("--pairs", type=Path, action="append", default=[], metavar="FILE.jsonl",
                     help="hh-rlhf-style pairs (repeatable)")
-    tr.add_argument("--out", type=Path, required=True, metavar="DIR")
+    tr.add_argument("--out", type=Path, required=True, metavar="DIR",
+                    help="reward: the served files (DIR/ranker.onnx, tokenizer.json, "
+                         "ranker.json); pairrm: a PyTorch checkpoint to export")
+    tr.add_argument("--kind", choices=("reward", "pairrm"), default="reward",
+                    help="reward (default): a sentence encoder with a linear head fitted to "
+                         "the pairs; pairrm: fine-tune a PairRM cross-encoder")
+    tr.add_argument("--c", type=float, default=0.1,
+                    help="reward: inverse L2 strength of the head's fit")
+    tr.add_argument("--fp32", action="store_true",
+                    help="reward: keep the encoder in fp32 (default: dynamic int8)")
     tr.add_argument("--from", dest="source", type=Path, metavar="DIR",
                     help="an encoder or ranker directory (default: all-MiniLM-L6-v2)")
     tr.add_argument("--no-feedback", action="store_true",
@@ -167,6 +176,7 @@ async def _train(args: argparse.Namespace, settings: Settings) -> int:
     if not pairs:
         raise RankerUsageError("no preference pairs: give --pairs FILE.jsonl, or collect 👍/👎 "
                                "and regenerate feedback first")
+    extra: list[PreferencePair] = []
     if not args.no_augment:
         extra = contrastive_pairs(pairs, seed=args.seed)
         print(f"contrastive pairs made from them: {len(extra)}")
@@ -177,7 +187,29 @@ async def _train(args: argparse.Namespace, settings: Settings) -> int:
         raise TrainExtraMissing(f"{exc}; or give --from DIR") from None
     if not source.is_dir():
         raise RankerUsageError(f"{source} is not a directory")
+    if args.kind == "reward":
+        human = pairs[:len(pairs) - len(extra)]
+        return await asyncio.to_thread(_fit_reward, args, source, human, extra)
     return await asyncio.to_thread(_fit, args, source, pairs)
+
+
+def _fit_reward(args: argparse.Namespace, source: Path, pairs: list[PreferencePair],
+                augmented: list[PreferencePair]) -> int:
+    _quiet_transformers()
+    from engines.ranker.reward_build import build, load_encoder
+
+    if args.c <= 0:
+        raise RankerUsageError("--c must be above 0")
+    encoder = load_encoder(source, BACKBONE_NAME if args.source is None else None)
+    started = time.monotonic()
+    out = args.out / "ranker.onnx"
+    ranker = build(encoder, pairs, out, int8=not args.fp32, c=args.c, augmented=augmented,
+                   say=lambda line: print(line, flush=True), holdout=args.holdout)
+    train_acc = float((ranker.margins(pairs) > 0).mean())
+    print(f"fitted the head on {len(pairs)} pairs (+ {len(augmented)} contrastive) in "
+          f"{time.monotonic() - started:.0f}s (training accuracy {train_acc:.3f}); wrote {out}, "
+          "tokenizer.json and ranker.json")
+    return 0
 
 
 def _fit(args: argparse.Namespace, source: Path, pairs: list[PreferencePair]) -> int:
@@ -254,7 +286,7 @@ async def _feedback_pairs(settings: Settings) -> list[PreferencePair]:
 
 
 async def _eval(args: argparse.Namespace, settings: Settings) -> int:
-    from engines.ranker.runtime import OnnxRanker
+    from engines.ranker.runtime import load_ranker
 
     if args.holdout is not None and not 0 < args.holdout < 1:
         raise RankerUsageError("--holdout must be above 0 and below 1")
@@ -263,7 +295,7 @@ async def _eval(args: argparse.Namespace, settings: Settings) -> int:
     pairs = split(found.pairs, args.holdout)[1] if args.holdout else found.pairs
     if not pairs:
         raise RankerUsageError(f"no pairs of {args.pairs} fall in the held-out part")
-    ranker = await asyncio.to_thread(OnnxRanker.load, path,
+    ranker = await asyncio.to_thread(load_ranker, path,
                                      threads=args.threads or settings.ranker_threads)
     started = time.perf_counter()
     margins = await asyncio.to_thread(ranker.margins, pairs)

@@ -1,5 +1,6 @@
-"""`blendbot ranker refresh`: fine-tune the shipped ranker on a community's own feedback, and
-serve the result only when it is not worse.
+"""`blendbot ranker refresh`: adapt the served ranker to a community's own feedback (a reward
+ranker's head is refitted, a PairRM is fine-tuned), and serve the result only when it is not
+worse.
 
 The pairs are what the bot's feedback implies (`bot.storage.preferences`): a 👍 reply over a 👎
 one to the same turn, the kept reply over a regenerated one, a liked `best_of_n` reply over
@@ -75,7 +76,8 @@ async def refresh(settings: Settings, community_id: int | None = None, *, epochs
         return RefreshReport(len(pairs), needed, reason=(
             f"{who} has {len(pairs)} feedback pairs and a refresh needs at least {needed}"
             if len(pairs) < needed else f"{len(pairs)} pairs leave none to hold out"))
-    base_checkpoint(settings)  # before any work: there is something to start from
+    if not _serves_reward(settings):
+        base_checkpoint(settings)  # before any work: there is something to start from
     say(f"{len(pairs)} feedback pairs: {len(train_part)} to train on, {len(held)} held out")
     report = await asyncio.to_thread(_refresh, settings, community_id, pairs, train_part, held,
                                      epochs, lr, say)
@@ -104,36 +106,33 @@ async def _feedback(settings: Settings, community_id: int | None) -> list[Prefer
         await store.close()
 
 
+def _serves_reward(settings: Settings) -> bool:
+    from engines.ranker.reward import RewardRanker
+    from engines.ranker.runtime import load_ranker
+
+    try:
+        return isinstance(load_ranker(served_ranker(settings), threads=1), RewardRanker)
+    except RankerLoadError:
+        return False
+
+
 def _refresh(settings: Settings, community_id: int | None, pairs: Sequence[PreferencePair],
              train_part: list[PreferencePair], held: list[PreferencePair], epochs: float,
              lr: float, say: Callable[[str], None]) -> RefreshReport:
-    from transformers.utils import logging as hf_logging
+    from engines.ranker.reward import RewardRanker
+    from engines.ranker.runtime import load_ranker
 
-    from engines.ranker.augment import contrastive_pairs
-    from engines.ranker.checkpoint import load_checkpoint, with_info
-    from engines.ranker.export import export
-    from engines.ranker.runtime import OnnxRanker
-    from engines.ranker.train import TrainOptions, train
-
-    hf_logging.disable_progress_bar()
-    hf_logging.set_verbosity_error()
-    base = base_checkpoint(settings)
     current_path = served_ranker(settings)
-    current = OnnxRanker.load(current_path, threads=settings.ranker_threads)
+    current = load_ranker(current_path, threads=settings.ranker_threads)
     dev = _dev_pairs(settings)
     before, dev_before = _accuracy(current, held), _accuracy(current, dev)
-    ckpt = load_checkpoint(base)
-    say(f"fine-tuning {base} ({epochs:g} epochs); served now: {current_path}")
-    result = train(ckpt, train_part + contrastive_pairs(train_part),
-                   TrainOptions(epochs=epochs, lr=lr, batch_pairs=8,
-                                threads=settings.ranker_threads), say=say)
     scope = f"community-{community_id}" if community_id is not None else "all"
-    ckpt = with_info(ckpt, refreshed_from=str(base), refresh_scope=scope,
-                     refresh_pairs=len(train_part), steps=result.steps, epochs=epochs, lr=lr)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
-    folder = rankers_dir(settings) / f"{stamp}-{scope}"
-    export(ckpt, folder / MODEL_FILE, int8=True, say=say)
-    fresh = OnnxRanker.load(folder / MODEL_FILE, threads=settings.ranker_threads)
+    folder = rankers_dir(settings) / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{scope}"
+    if isinstance(current, RewardRanker):
+        _refit(current, train_part, folder, scope, say)
+    else:
+        _fine_tune(settings, train_part, folder, scope, epochs, lr, say)
+    fresh = load_ranker(folder / MODEL_FILE, threads=settings.ranker_threads)
     after, dev_after = _accuracy(fresh, held), _accuracy(fresh, dev)
     assert before is not None and after is not None
     worse = [why for why, bad in (
@@ -156,6 +155,49 @@ def _refresh(settings: Settings, community_id: int | None, pairs: Sequence[Prefe
                 "unset it to serve refreshed rankers")
     _remember(settings, report)
     return report
+
+
+def _refit(current: Any, train_part: list[PreferencePair], folder: Path, scope: str,
+           say: Callable[[str], None]) -> None:
+    """A reward ranker: the same encoder, its head refitted on the community's pairs starting
+    from the served head (its score is a feature), written to `folder`."""
+    import numpy as np
+
+    from engines.ranker.reward_build import fit_head
+    from engines.ranker.runtime import META_FILE, TOKENIZER_FILE
+
+    say(f"refitting the head of {current.path} on {len(train_part)} pairs")
+    chosen, rejected = current.pair_features(train_part)
+    weights = fit_head(chosen, rejected, prior=np.asarray(current.weights))
+    meta = current.meta.with_weights(weights, refreshed_from=str(current.path),
+                                     refresh_scope=scope, refresh_pairs=len(train_part))
+    folder.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(current.path, folder / MODEL_FILE)  # the encoder is unchanged
+    shutil.copyfile(current.path.parent / TOKENIZER_FILE, folder / TOKENIZER_FILE)
+    (folder / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")
+
+
+def _fine_tune(settings: Settings, train_part: list[PreferencePair], folder: Path, scope: str,
+               epochs: float, lr: float, say: Callable[[str], None]) -> None:
+    """A PairRM: fine-tune its PyTorch weights on the community's pairs, export to `folder`."""
+    from transformers.utils import logging as hf_logging
+
+    from engines.ranker.augment import contrastive_pairs
+    from engines.ranker.checkpoint import load_checkpoint, with_info
+    from engines.ranker.export import export
+    from engines.ranker.train import TrainOptions, train
+
+    hf_logging.disable_progress_bar()
+    hf_logging.set_verbosity_error()
+    base = base_checkpoint(settings)
+    ckpt = load_checkpoint(base)
+    say(f"fine-tuning {base} ({epochs:g} epochs)")
+    result = train(ckpt, train_part + contrastive_pairs(train_part),
+                   TrainOptions(epochs=epochs, lr=lr, batch_pairs=8,
+                                threads=settings.ranker_threads), say=say)
+    ckpt = with_info(ckpt, refreshed_from=str(base), refresh_scope=scope,
+                     refresh_pairs=len(train_part), steps=result.steps, epochs=epochs, lr=lr)
+    export(ckpt, folder / MODEL_FILE, int8=True, say=say)
 
 
 def _dev_pairs(settings: Settings) -> list[PreferencePair]:

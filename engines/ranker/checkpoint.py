@@ -57,7 +57,7 @@ def load_checkpoint(directory: Path, budgets: Budgets | None = None) -> Checkpoi
     if not (directory / "config.json").is_file():
         raise RankerLoadError(f"{directory} is not a model directory (no config.json)")
     config = AutoConfig.from_pretrained(directory)
-    tokenizer = _fast_tokenizer(directory)
+    tokenizer = fast_tokenizer(directory)
     state = _state_dict(directory)
     if not any(k.startswith("head_layer.") for k in state):
         raise RankerLoadError(f"{directory} has no PairRM head weights; start a ranker from this "
@@ -85,7 +85,7 @@ def init_from_backbone(directory: Path, budgets: Budgets, seed: int = 0,
     """A new ranker: the pretrained encoder in `directory` (called `name` in the metadata),
     the prefix tokens, a fresh head."""
     directory = Path(directory)
-    tokenizer = _fast_tokenizer(directory)
+    tokenizer = fast_tokenizer(directory)
     tokenizer.add_special_tokens({"additional_special_tokens": list(PREFIX_TOKENS)})
     encoder = AutoModel.from_pretrained(directory)
     encoder.resize_token_embeddings(len(tokenizer))
@@ -147,7 +147,7 @@ def check_budgets(config: Any, budgets: Budgets) -> None:
             f"{budgets.total} exceed this encoder's {limit} positions")
 
 
-def _fast_tokenizer(directory: Path) -> PreTrainedTokenizerBase:
+def fast_tokenizer(directory: Path) -> PreTrainedTokenizerBase:
     try:
         tokenizer = AutoTokenizer.from_pretrained(directory)
     except (OSError, ValueError) as exc:

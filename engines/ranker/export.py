@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -69,7 +70,7 @@ def export(ckpt: Checkpoint, out: Path, *, int8: bool = False,
         tmp = Path(tmp_name)
         raw, fp32 = tmp / "raw.onnx", tmp / "fp32.onnx"
         _trace(ckpt, batch, raw)
-        _optimize(ckpt, raw, fp32)
+        optimize(ckpt.config, raw, fp32)
         tokenizer.save(str(tmp / TOKENIZER_FILE))
         _embed_meta(fp32, ckpt)
         diff32 = _max_diff(fp32, expected, batch)
@@ -81,7 +82,7 @@ def export(ckpt: Checkpoint, out: Path, *, int8: bool = False,
         final, diff = fp32, diff32
         if int8:
             final = tmp / "int8.onnx"
-            _quantize(fp32, final)
+            quantize(fp32, final)
             _embed_meta(final, ckpt)
             diff = _max_diff(final, expected, batch)
             say(f"parity PyTorch vs ONNX int8: max |Δlogit| = {diff:.2e}")
@@ -124,10 +125,12 @@ def _export_graph(ckpt: Checkpoint, batch: Batch, path: Path, axes: dict[int, st
         )
 
 
-def _optimize(ckpt: Checkpoint, raw: Path, out: Path) -> None:
-    """Fuse attention, LayerNorm and GELU where ONNX Runtime knows the architecture."""
-    config = ckpt.config
-    if config.model_type in BERT_LIKE:
+def optimize(config: Any, raw: Path, out: Path, *, fuse: bool = True) -> None:
+    """Fuse attention, LayerNorm and GELU where ONNX Runtime knows the architecture.
+
+    `fuse=False`: ONNX Runtime's basic optimizations only; the transformer fusions are exact only
+    at the positions PairRM reads, not for a mean over every token."""
+    if fuse and config.model_type in BERT_LIKE:
         from onnxruntime.transformers.fusion_options import FusionOptions
         from onnxruntime.transformers.optimizer import optimize_model
 
@@ -147,7 +150,7 @@ def _optimize(ckpt: Checkpoint, raw: Path, out: Path) -> None:
         ort.InferenceSession(str(raw), options, providers=["CPUExecutionProvider"])
 
 
-def _quantize(fp32: Path, out: Path) -> None:
+def quantize(fp32: Path, out: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     quantize_dynamic(str(fp32), str(out), weight_type=QuantType.QInt8, per_channel=True,

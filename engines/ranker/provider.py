@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .meta import RankerLoadError
-from .scorer import PairScorer
+from .scorer import Ranker
 
 log = logging.getLogger(__name__)
 
@@ -23,16 +23,16 @@ class RankerProvider:
     """
 
     def __init__(self, path: Path | Callable[[], Path], threads: int | None = None,
-                 loader: Callable[..., PairScorer] | None = None) -> None:
+                 loader: Callable[..., Ranker] | None = None) -> None:
         self._resolve = path if callable(path) else (lambda fixed=Path(path): fixed)
         self.path = Path(self._resolve())
         self.threads = threads
         self._loader = loader
-        self._ranker: PairScorer | None = None
+        self._ranker: Ranker | None = None
         self._error: RankerLoadError | None = None
         self._lock = asyncio.Lock()
 
-    async def get(self) -> PairScorer:
+    async def get(self) -> Ranker:
         """The loaded ranker; `RankerLoadError` when it cannot be used."""
         wanted = Path(self._resolve())
         if self._ranker is not None and wanted == self.path:
@@ -57,9 +57,9 @@ class RankerProvider:
                     self._ranker = previous  # keep serving the one that works
             return self._ranker
 
-    def _load(self) -> PairScorer:
+    def _load(self) -> Ranker:
         if self._loader is not None:
             return self._loader(self.path, threads=self.threads)
-        from .runtime import OnnxRanker
+        from .runtime import load_ranker
 
-        return OnnxRanker.load(self.path, threads=self.threads)
+        return load_ranker(self.path, threads=self.threads)

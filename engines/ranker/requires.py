@@ -16,7 +16,7 @@ class TrainExtraMissing(RuntimeError):
 
 
 def missing_train_packages() -> list[str]:
-    return [name for name in ("torch", "transformers", "onnx")
+    return [name for name in ("torch", "transformers", "onnx", "sklearn")
             if importlib.util.find_spec(name) is None]
 
 

@@ -1,4 +1,5 @@
-"""`OnnxRanker`: a PairRM model served by ONNX Runtime, without PyTorch.
+"""`load_ranker`: any ranker file served by ONNX Runtime, without PyTorch; `OnnxRanker`: a
+PairRM model.
 
 Layout on disk: `NAME.onnx` (the ranker metadata is embedded in the model's metadata), and
 `tokenizer.json` beside it. CUDA is used when onnxruntime-gpu finds a GPU, else the CPU.
@@ -15,7 +16,8 @@ from tokenizers import Tokenizer
 
 from .encoding import Batch, PairEncoder
 from .meta import META_KEY, RankerLoadError, RankerMeta, plain_tokenizer
-from .scorer import PairScorer
+from .reward import EMBEDDING, RewardRanker, read_meta
+from .scorer import PairScorer, Ranker
 
 log = logging.getLogger(__name__)
 INPUTS = ("input_ids", "attention_mask")
@@ -42,16 +44,14 @@ class OnnxRanker(PairScorer):
     @classmethod
     def load(cls, path: Path | str, *, threads: int | None = None,
              providers: list[str] | None = None) -> OnnxRanker:
-        """Open a ranker; `RankerLoadError` says what is wrong with the file or tokenizer."""
-        path = Path(path)
-        if not path.is_file():
-            raise RankerLoadError(f"ranker model {path} does not exist")
-        session = _session(path, threads, providers)
-        names = tuple(i.name for i in session.get_inputs())
-        if sorted(names) != sorted(INPUTS) or "logits" not in {
-                o.name for o in session.get_outputs()}:
-            raise RankerLoadError(f"{path} is not a blendbot ranker model "
-                                  f"(inputs {', '.join(names)}; expected {', '.join(INPUTS)})")
+        """Open a PairRM ranker; `RankerLoadError` says what is wrong with the file or tokenizer."""
+        ranker = load_ranker(path, threads=threads, providers=providers)
+        if not isinstance(ranker, OnnxRanker):
+            raise RankerLoadError(f"{path} is a reward ranker, not a PairRM")
+        return ranker
+
+    @classmethod
+    def from_session(cls, session: ort.InferenceSession, path: Path) -> OnnxRanker:
         meta = _meta(session, path)
         tokenizer = _tokenizer(path.parent / TOKENIZER_FILE)
         meta.check_tokenizer(tokenizer, str(path.parent / TOKENIZER_FILE))
@@ -61,6 +61,33 @@ class OnnxRanker(PairScorer):
         (logits,) = self.session.run(["logits"], {"input_ids": batch.input_ids,
                                                   "attention_mask": batch.attention_mask})
         return np.asarray(logits, dtype=np.float64).reshape(-1)
+
+
+def load_ranker(path: Path | str, *, threads: int | None = None,
+                providers: list[str] | None = None) -> Ranker:
+    """Open any ranker file: a PairRM (output `logits`) or a reward ranker's encoder (output
+    `embedding`); `RankerLoadError` says what is wrong with the file, its head or tokenizer."""
+    path = Path(path)
+    if not path.is_file():
+        raise RankerLoadError(f"ranker model {path} does not exist")
+    session = _session(path, threads, providers)
+    names = tuple(i.name for i in session.get_inputs())
+    outputs = {o.name for o in session.get_outputs()}
+    if sorted(names) != sorted(INPUTS) or not outputs & {"logits", EMBEDDING}:
+        raise RankerLoadError(f"{path} is not a blendbot ranker model "
+                              f"(inputs {', '.join(names)}; expected {', '.join(INPUTS)})")
+    if EMBEDDING not in outputs:
+        return OnnxRanker.from_session(session, path)
+    meta = read_meta(path)
+    tokenizer = _tokenizer(path.parent / TOKENIZER_FILE)
+    meta.check_tokenizer(tokenizer, str(path.parent / TOKENIZER_FILE))
+
+    def embed(input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        (out,) = session.run([EMBEDDING], {"input_ids": input_ids,
+                                           "attention_mask": attention_mask})
+        return np.asarray(out)
+
+    return RewardRanker(embed, tokenizer, meta, path, session.get_providers())
 
 
 def default_providers() -> list[str]:

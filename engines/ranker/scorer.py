@@ -1,15 +1,29 @@
-"""`PairScorer`: ranking and pair margins on top of any backend that turns a batch into logits."""
+"""`Ranker`: what any ranker offers; `PairScorer`: ranking and pair margins on top of any
+backend that turns a batch into logits."""
 
 from __future__ import annotations
 
 import abc
 from collections.abc import Sequence
+from typing import Protocol
 
 import numpy as np
 
 from .aggregate import Ranking, rank
 from .encoding import Batch, PairEncoder
 from .pairs import PreferencePair
+
+
+class Ranker(Protocol):
+    """What ranked modes, benchmarks and evaluation need of a ranker, whatever its kind."""
+
+    def rank(self, source: str, candidates: Sequence[str], aggregation: str = "bubble"
+             ) -> Ranking: ...
+
+    def margins(self, pairs: Sequence[PreferencePair], batch_pairs: int = 16) -> np.ndarray: ...
+
+    @property
+    def providers(self) -> list[str]: ...
 
 
 class PairScorer(abc.ABC):

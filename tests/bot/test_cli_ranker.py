@@ -112,8 +112,9 @@ def test_train_export_eval_on_a_tiny_backbone(tmp_path: Path, pairs_file: Path,
     monkeypatch.setenv("BLENDBOT_DATA_DIR", str(tmp_path))
     monkeypatch.delenv("BLENDBOT_CONFIG", raising=False)
     encoder = write_encoder(tmp_path / "enc")
-    assert main(["ranker", "train", "--pairs", str(pairs_file), "--from", str(encoder),
-                 "--out", str(tmp_path / "ranker"), "--epochs", "1", "--batch-size", "2"]) == 0
+    assert main(["ranker", "train", "--kind", "pairrm", "--pairs", str(pairs_file), "--from",
+                 str(encoder), "--out", str(tmp_path / "ranker"), "--epochs", "1",
+                 "--batch-size", "2"]) == 0
     out = capsys.readouterr().out
     assert "4 pairs for training, 0 held out" in out and "feedback in the database: 0" in out
     made = int(out.split("contrastive pairs made from them: ")[1].split()[0])
@@ -125,6 +126,31 @@ def test_train_export_eval_on_a_tiny_backbone(tmp_path: Path, pairs_file: Path,
     assert "parity PyTorch vs ONNX fp32: max |Δlogit| = " in out and model.is_file()
     assert main(["ranker", "eval", "--pairs", str(pairs_file), "--model", str(model),
                  "--json"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["pairs"] == 4
+
+
+def test_train_a_reward_ranker_writes_what_is_served(tmp_path: Path, pairs_file: Path,
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("torch")
+    pytest.importorskip("sklearn")
+    from tests.engines.tiny_ranker import write_encoder
+
+    monkeypatch.setenv("BLENDBOT_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("BLENDBOT_CONFIG", raising=False)
+    encoder = write_encoder(tmp_path / "enc")
+    out_dir = tmp_path / "served"
+    assert main(["ranker", "train", "--pairs", str(pairs_file), "--from", str(encoder),
+                 "--out", str(out_dir)]) == 0
+    out = capsys.readouterr().out
+    made = int(out.split("contrastive pairs made from them: ")[1].split()[0])
+    assert f"fitted the head on 4 pairs (+ {made} contrastive)" in out
+    assert sorted(p.name for p in out_dir.iterdir()) == ["ranker.json", "ranker.onnx",
+                                                          "tokenizer.json"]
+    head = json.loads((out_dir / "ranker.json").read_text())
+    assert head["format"] == "blendbot-reward/1" and head["info"]["trained_pairs"] == 4
+    assert main(["ranker", "eval", "--pairs", str(pairs_file), "--model",
+                 str(out_dir / "ranker.onnx"), "--json"]) == 0
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["pairs"] == 4
 
 

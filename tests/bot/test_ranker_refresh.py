@@ -149,3 +149,40 @@ def test_a_refresh_is_due_weekly_after_the_last_one_and_never_when_off(tmp_path:
     assert refresh_due(settings, now + timedelta(days=1))
     assert not refresh_due(Settings(data_dir=tmp_path, ranker_refresh_days=0),
                            now + timedelta(days=30))
+
+
+async def test_the_shipped_reward_ranker_learns_the_communitys_taste_without_torch_weights(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped ranker is a reward ranker: a refresh refits its head on the community's pairs
+    (no PyTorch checkpoint needed) and is served only when it is not worse."""
+    pytest.importorskip("sklearn")
+    import numpy as np
+
+    from bot.ranker_refresh import refresh
+    from engines.ranker import SHIPPED_MODEL, reward_build
+
+    settings = Settings(data_dir=tmp_path / "data", ranker_threads=1,
+                        ranker_refresh_min_pairs=16)
+    settings.data_dir.mkdir(parents=True)
+    assert served_ranker(settings) == SHIPPED_MODEL
+    await community_feedback(settings, 40)
+
+    report = await refresh(settings, say=lambda _: None)
+    assert report.pairs == 40 and report.held_out > 0
+    assert report.before is not None and report.after is not None
+    # held-out pairs of this community: the long, on-topic reply wins more often than before
+    assert report.after > report.before and report.switched, report
+    assert served_ranker(settings) == Path(report.path or "") != SHIPPED_MODEL
+
+    real_fit = reward_build.fit_head
+
+    def scrambled(*args: object, **kwargs: object) -> np.ndarray:
+        weights = real_fit(*args, **kwargs)  # type: ignore[arg-type]
+        return -weights  # a head that prefers what the community dislikes
+
+    monkeypatch.setattr(reward_build, "fit_head", scrambled)
+    again = await refresh(settings, say=lambda _: None)
+    assert again.after is not None and again.before is not None
+    assert again.after < again.before and not again.switched
+    assert "held-out accuracy" in again.reason
+    assert served_ranker(settings) == Path(report.path or "")

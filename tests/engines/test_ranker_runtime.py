@@ -1,4 +1,4 @@
-"""The shipped ONNX ranker, served without PyTorch."""
+"""The shipped ONNX ranker (a reward ranker), and PairRM models, served without PyTorch."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import pytest
 
 from engines.ranker import SHIPPED_MODEL, RankerLoadError
 from engines.ranker.encoding import Batch
-from engines.ranker.runtime import OnnxRanker
+from engines.ranker.reward import RewardRanker
+from engines.ranker.runtime import OnnxRanker, load_ranker
 
 OBVIOUS = [  # (source, better, worse): a helpful reply against a rude, cut-off or off-topic one
     ("Human: How do I boil an egg?",
@@ -66,34 +67,58 @@ OBVIOUS = [  # (source, better, worse): a helpful reply against a rude, cut-off 
 
 
 class Spy:
-    """Wraps a ranker's `run` to record every batch it is given."""
+    """Wraps a ranker's model call (`run` of a PairRM, the encoder of a reward ranker) to
+    record every batch it is given."""
 
-    def __init__(self, ranker: OnnxRanker) -> None:
+    def __init__(self, ranker: OnnxRanker | RewardRanker) -> None:
         self.batches: list[Batch] = []
-        self._run = ranker.run
-        ranker.run = self  # type: ignore[method-assign]
+        self._name = "run" if isinstance(ranker, OnnxRanker) else "_embed"
+        self._inner = getattr(ranker, self._name)
+        setattr(ranker, self._name, self)
 
-    def __call__(self, batch: Batch) -> np.ndarray:
-        self.batches.append(batch)
-        return self._run(batch)
+    def __call__(self, *args: object) -> np.ndarray:
+        if self._name == "run":
+            (batch,) = args
+        else:
+            batch = Batch(*args)  # type: ignore[arg-type]
+        self.batches.append(batch)  # type: ignore[arg-type]
+        return self._inner(*args)
 
 
 @pytest.fixture(scope="module")
-def shipped() -> OnnxRanker:
-    return OnnxRanker.load(SHIPPED_MODEL, threads=1)
+def shipped() -> RewardRanker:
+    ranker = load_ranker(SHIPPED_MODEL, threads=1)
+    assert isinstance(ranker, RewardRanker)
+    return ranker
 
 
-def test_the_shipped_ranker_is_small_and_says_what_it_is(shipped: OnnxRanker) -> None:
+@pytest.fixture(scope="module")
+def pairrm(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny PairRM exported to ONNX (a user's own or llm-blender's kind of ranker)."""
+    pytest.importorskip("torch")
+    pytest.importorskip("onnx")
+    from engines.ranker.checkpoint import init_from_backbone
+    from engines.ranker.export import export
+    from engines.ranker.meta import Budgets
+    from tests.engines.tiny_ranker import write_encoder
+
+    tmp = tmp_path_factory.mktemp("pairrm")
+    ckpt = init_from_backbone(write_encoder(tmp / "enc"), Budgets(64, 32), seed=3)
+    return export(ckpt, tmp / "out" / "ranker.onnx", say=lambda _: None).path
+
+
+def test_the_shipped_ranker_is_small_and_says_what_it_is(shipped: RewardRanker) -> None:
     assert SHIPPED_MODEL.stat().st_size < 30 * 2**20
     meta = shipped.meta
-    assert meta.budgets.total <= 512  # MiniLM's positions
+    assert meta.max_tokens <= 512  # MiniLM's positions
     assert meta.info["trained_pairs"] > 1000 and 0 < meta.info["holdout"] < 1
+    assert any(meta.weights)  # a trained head
     assert shipped.providers[-1] == "CPUExecutionProvider"
 
 
 @pytest.mark.parametrize("aggregation", ["bubble", "max_logits", "max_wins"])
 def test_the_shipped_ranker_usually_prefers_the_obviously_better_reply(
-        shipped: OnnxRanker, aggregation: str) -> None:
+        shipped: RewardRanker, aggregation: str) -> None:
     """A small ranker trained on harmlessness pairs is no oracle (it sometimes likes a curt
     reply), but it must beat a coin clearly, and the order candidates come in must not matter."""
     wins = 0
@@ -106,23 +131,41 @@ def test_the_shipped_ranker_usually_prefers_the_obviously_better_reply(
 
 
 def test_empty_candidates_rank_last_without_a_model_call() -> None:
-    ranker = OnnxRanker.load(SHIPPED_MODEL, threads=1)
-    spy = Spy(ranker)
+    ranker = load_ranker(SHIPPED_MODEL, threads=1)
+    spy = Spy(ranker)  # type: ignore[arg-type]
     ranking = ranker.rank("Human: hi", ["", "Hello! How can I help?", "   \n"])
     assert spy.batches == [] and ranking.order == (1, 0, 2)
     ranking = ranker.rank("Human: hi", ["", "Hello there!", "Hi! What's up?", " "], "max_logits")
-    assert ranking.order[2:] == (0, 3) and len(spy.batches) == 1
-    assert spy.batches[0].input_ids.shape[0] == 2  # only the two real replies, both orders
+    assert ranking.order[2:] == (0, 3)
+    assert sum(b.input_ids.shape[0] for b in spy.batches) == 3  # the user's message, 2 replies
 
 
-def test_one_turn_is_one_run_padded_to_its_longest_pair() -> None:
-    ranker = OnnxRanker.load(SHIPPED_MODEL, threads=1)
+def test_a_turn_encodes_the_message_and_each_reply_once_cut_to_the_limit(
+        shipped: RewardRanker) -> None:
+    spy = Spy(shipped)
+    try:
+        candidates = ["Sure.", "Here is a longer answer with several words in it.", "Maybe.",
+                      "No"]
+        ranking = shipped.rank("Human: Can you help me plan a picnic?", candidates, "bubble")
+        assert sum(b.input_ids.shape[0] for b in spy.batches) == 5
+        assert sorted(ranking.order) == [0, 1, 2, 3]
+        assert all(b.attention_mask.all() for b in spy.batches)  # one text a run: no padding
+        spy.batches.clear()
+        huge = "word " * 20_000
+        shipped.rank("Human: tell me everything. " * 2_000, [huge, "Okay!", huge])
+        assert max(b.input_ids.shape[1] for b in spy.batches) == shipped.meta.max_tokens
+    finally:
+        shipped._embed = spy._inner
+
+
+def test_a_pairrm_turn_is_one_run_padded_to_its_longest_pair(pairrm: Path) -> None:
+    ranker = OnnxRanker.load(pairrm, threads=1)
     spy = Spy(ranker)
-    candidates = ["Sure.", "Here is a longer answer with several words in it.", "Maybe.", "No"]
-    ranker.rank("Human: Can you help me plan a picnic?", candidates, "max_logits")
+    candidates = ["good help", "please tell me about bread and the violin", "yes", "no"]
+    ranker.rank("Human: can you help me plan a day", candidates, "max_logits")
     (batch,) = spy.batches
     enc = ranker.encoder
-    src = enc.source("Human: Can you help me plan a picnic?")
+    src = enc.source("Human: can you help me plan a day")
     ids = [enc.candidate(c) for c in candidates]
     longest = max(len(enc.pair(src, ids[i], ids[j])) for i in range(4) for j in range(4)
                   if i != j)
@@ -130,36 +173,36 @@ def test_one_turn_is_one_run_padded_to_its_longest_pair() -> None:
     assert batch.attention_mask.sum(axis=1).max() == longest
 
 
-def test_overlong_candidates_and_sources_are_cut_to_the_budget() -> None:
-    ranker = OnnxRanker.load(SHIPPED_MODEL, threads=1)
+def test_overlong_pairrm_candidates_and_sources_are_cut_to_the_budget(pairrm: Path) -> None:
+    ranker = OnnxRanker.load(pairrm, threads=1)
     spy = Spy(ranker)
-    huge = "word " * 20_000
-    ranking = ranker.rank("Human: tell me everything. " * 2_000, [huge, "Okay!", huge],
+    huge = "bread " * 20_000
+    ranking = ranker.rank("Human: tell me everything. " * 2_000, [huge, "yes", huge],
                           "max_logits")  # every pair, so the two huge ones meet
     assert sorted(ranking.order) == [0, 1, 2]
     (batch,) = spy.batches
-    assert batch.input_ids.shape[1] == ranker.meta.budgets.total  # 256 + 2 × 128, not more
+    assert batch.input_ids.shape[1] == ranker.meta.budgets.total  # 64 + 2 × 32, not more
 
 
 def _copy(tmp_path: Path) -> Path:
-    for name in ("ranker.onnx", "tokenizer.json"):
+    for name in ("ranker.onnx", "tokenizer.json", "ranker.json"):
         shutil.copy(SHIPPED_MODEL.parent / name, tmp_path / name)
     return tmp_path / "ranker.onnx"
 
 
 def test_a_missing_model_is_refused_clearly(tmp_path: Path) -> None:
     with pytest.raises(RankerLoadError, match="does not exist"):
-        OnnxRanker.load(tmp_path / "nope.onnx")
+        load_ranker(tmp_path / "nope.onnx")
 
 
 def test_a_corrupt_model_is_refused_clearly(tmp_path: Path) -> None:
     model = _copy(tmp_path)
     model.write_bytes(model.read_bytes()[:5000])  # a truncated download
     with pytest.raises(RankerLoadError, match="not a valid ONNX model"):
-        OnnxRanker.load(model)
+        load_ranker(model)
     model.write_text("this is not a model")
     with pytest.raises(RankerLoadError, match="not a valid ONNX model"):
-        OnnxRanker.load(model)
+        load_ranker(model)
 
 
 def test_a_tokenizer_that_does_not_match_is_refused(tmp_path: Path) -> None:
@@ -170,13 +213,13 @@ def test_a_tokenizer_that_does_not_match_is_refused(tmp_path: Path) -> None:
     vocab[first], vocab[second] = vocab[second], vocab[first]  # two ids swapped
     (tmp_path / "tokenizer.json").write_text(json.dumps(data))
     with pytest.raises(RankerLoadError, match="does not match the ranker model"):
-        OnnxRanker.load(model)
+        load_ranker(model)
     (tmp_path / "tokenizer.json").write_text("{broken")
     with pytest.raises(RankerLoadError, match="cannot read tokenizer"):
-        OnnxRanker.load(model)
+        load_ranker(model)
     (tmp_path / "tokenizer.json").unlink()
     with pytest.raises(RankerLoadError, match=r"tokenizer .* is missing"):
-        OnnxRanker.load(model)
+        load_ranker(model)
 
 
 BLOCK_TORCH = ("import sys\nfor name in ('torch', 'transformers', 'onnx'):\n"
@@ -185,9 +228,9 @@ BLOCK_TORCH = ("import sys\nfor name in ('torch', 'transformers', 'onnx'):\n"
 
 def test_serving_needs_no_torch(tmp_path: Path) -> None:
     script = BLOCK_TORCH + (
-        "from engines.ranker.runtime import OnnxRanker\n"
+        "from engines.ranker.runtime import load_ranker\n"
         "from engines.ranker import SHIPPED_MODEL\n"
-        "r = OnnxRanker.load(SHIPPED_MODEL, threads=1)\n"
+        "r = load_ranker(SHIPPED_MODEL, threads=1)\n"
         "print(r.rank('Human: hi', ['Hello! Nice to meet you.', '', 'go away']).order)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                           cwd=Path(__file__).resolve().parents[2], timeout=120, check=False)
