@@ -66,11 +66,15 @@ class PairEncoder:
                 m.cls_id, m.candidate2_prefix_id, *second[:room], m.sep_id]
 
     def batch(self, rows: Sequence[Sequence[int]]) -> Batch:
-        """Rows padded (right) to the longest one."""
-        width = max(len(r) for r in rows)
-        ids = np.full((len(rows), width), self.meta.pad_id, dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for i, row in enumerate(rows):
-            ids[i, :len(row)] = row
-            mask[i, :len(row)] = 1
-        return Batch(ids, mask)
+        return padded(rows, self.meta.pad_id)
+
+
+def padded(rows: Sequence[Sequence[int]], pad_id: int) -> Batch:
+    """Rows padded (right) to the longest one."""
+    width = max(len(r) for r in rows)
+    ids = np.full((len(rows), width), pad_id, dtype=np.int64)
+    mask = np.zeros((len(rows), width), dtype=np.int64)
+    for i, row in enumerate(rows):
+        ids[i, :len(row)] = row
+        mask[i, :len(row)] = 1
+    return Batch(ids, mask)

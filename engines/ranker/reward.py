@@ -23,6 +23,7 @@ import numpy as np
 from tokenizers import Tokenizer
 
 from .aggregate import Ranking, rank
+from .encoding import padded
 from .meta import RankerLoadError, vocab_fingerprint
 from .pairs import PreferencePair
 
@@ -116,13 +117,9 @@ class RewardRanker:
         order = sorted(range(len(rows)), key=lambda k: len(rows[k]))
         for start in range(0, len(order), BATCH):
             chunk = order[start:start + BATCH]
-            width = max(len(rows[k]) for k in chunk)
-            ids = np.full((len(chunk), width), self.meta.pad_id, dtype=np.int64)
-            mask = np.zeros((len(chunk), width), dtype=np.int64)
-            for n, k in enumerate(chunk):
-                ids[n, :len(rows[k])] = rows[k]
-                mask[n, :len(rows[k])] = 1
-            out[chunk] = np.asarray(self._embed(ids, mask), dtype=np.float64)
+            batch = padded([rows[k] for k in chunk], self.meta.pad_id)
+            out[chunk] = np.asarray(self._embed(batch.input_ids, batch.attention_mask),
+                                    dtype=np.float64)
         return out
 
     def candidate_features(self, source: str, candidates: Sequence[str]) -> np.ndarray:

@@ -17,6 +17,7 @@ from torch import nn
 from torch.nn import functional
 
 from .checkpoint import fast_tokenizer
+from .encoding import padded
 from .export import OPSET, ExportError, optimize, quantize
 from .meta import RankerLoadError, plain_tokenizer, vocab_fingerprint
 from .pairs import PreferencePair
@@ -191,14 +192,8 @@ def _sample(encoder: Encoder) -> tuple[np.ndarray, np.ndarray]:
     texts = [t for source, cands in sample_turns(3, n=3, seed=1) for t in (source, *cands)]
     texts.append(" ".join(texts) * 10)  # one cut at the token limit
     ranker = encoder.torch_ranker()
-    rows = [ranker.ids(t) for t in texts]
-    width = max(len(r) for r in rows)
-    ids = np.full((len(rows), width), encoder.meta.pad_id, dtype=np.int64)
-    mask = np.zeros((len(rows), width), dtype=np.int64)
-    for n, row in enumerate(rows):
-        ids[n, :len(row)] = row
-        mask[n, :len(row)] = 1
-    return ids, mask
+    batch = padded([ranker.ids(t) for t in texts], encoder.meta.pad_id)
+    return batch.input_ids, batch.attention_mask
 
 
 def _trace(encoder: Encoder, ids: np.ndarray, mask: np.ndarray, path: Path) -> None:
