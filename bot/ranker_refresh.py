@@ -107,12 +107,13 @@ async def _feedback(settings: Settings, community_id: int | None) -> list[Prefer
 
 
 def _serves_reward(settings: Settings) -> bool:
-    from engines.ranker.reward import RewardRanker
-    from engines.ranker.runtime import load_ranker
+    """Whether the served ranker is a reward ranker (its head beside it), without loading it."""
+    from engines.ranker.reward import read_meta
 
     try:
-        return isinstance(load_ranker(served_ranker(settings), threads=1), RewardRanker)
-    except RankerLoadError:
+        read_meta(served_ranker(settings))
+        return True
+    except (RankerLoadError, OSError):
         return False
 
 
