@@ -156,9 +156,11 @@ class RewardRanker:
         """Score of `chosen` minus that of `rejected` per pair; an empty reply loses to any
         non-empty one."""
         out = np.zeros(len(pairs))
-        todo = [k for k, p in enumerate(pairs) if p.chosen.strip() and p.rejected.strip()]
+        todo = []
         for k, p in enumerate(pairs):
-            if k not in todo:
+            if p.chosen.strip() and p.rejected.strip():
+                todo.append(k)
+            else:
                 out[k] = 1.0 if p.chosen.strip() else -1.0 if p.rejected.strip() else 0.0
         if todo:
             chosen, rejected = self.pair_features([pairs[k] for k in todo])
