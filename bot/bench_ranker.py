@@ -1,7 +1,8 @@
 """`blendbot bench ranker`: the same ranker weights and turns through PyTorch eager, ONNX fp32
 and ONNX int8 — latency per turn, speedups, and top-1 agreement with PyTorch (on all turns, and
-on the clear ones, where PyTorch's best beats its second by a margin above `CLEAR_GAP`) — and
-what ranking costs next to generation in real `best_of_n` turns of the configured blend."""
+on the clear ones, where PyTorch's best beats every other candidate by a margin above
+`CLEAR_GAP`) — and what ranking costs next to generation in real `best_of_n` turns of the
+configured blend."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ from .config import ConfigError, Settings
 from .ranker_active import served_ranker
 
 CANDIDATES = 4
-CLEAR_GAP = 0.1  # a turn is clear when PyTorch's best beats its second by more than this
+CLEAR_GAP = 0.1  # a turn is clear when PyTorch's best beats its closest rival by more than this
 LOCAL_CHECKPOINT = Path("build/ranker")  # where `make ranker` trains the shipped ranker
 
 
@@ -67,7 +68,7 @@ def _bench(settings: Settings, turns: int, say: Callable[[str], None]) -> dict[s
                     times[name].append(time.perf_counter() - started)
                     best[name].append(ranking.best)
                     if name == "torch":
-                        gaps.append(_top_gap(scorers[name], source, candidates, ranking.order))
+                        gaps.append(_top_gap(scorers[name], source, candidates, ranking.best))
             if number >= 3 and (number - 2) % 20 == 0:
                 say(f"turn {number - 2}/{turns}: " + "  ".join(
                     f"{k} {statistics.median(v) * 1000:.1f} ms" for k, v in times.items()))
@@ -177,10 +178,12 @@ def _ms(values: list[float]) -> float:
     return round(statistics.median(values) * 1000, 2)
 
 
-def _top_gap(scorer: Any, source: str, candidates: list[str], order: tuple[int, ...]) -> float:
-    """The margin of the first-ranked candidate over the second (both orders)."""
-    pair = PreferencePair(source, candidates[order[0]], candidates[order[1]])
-    return float(scorer.margins([pair])[0])
+def _top_gap(scorer: Any, source: str, candidates: list[str], best: int) -> float:
+    """The margin of the best candidate over its closest rival (both orders): the top-two gap.
+    Not over the ranking's second, which a knockout (`bubble`) leaves as the final's loser."""
+    rivals = [PreferencePair(source, candidates[best], c)
+              for k, c in enumerate(candidates) if k != best and c.strip()]
+    return float(min(scorer.margins(rivals))) if rivals else float("inf")
 
 
 def _weights(settings: Settings) -> tuple[Any, str]:
