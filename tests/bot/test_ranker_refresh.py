@@ -20,7 +20,9 @@ TOPICS = ("bread", "violin", "bike", "plan", "rest", "week", "day", "help")
 
 
 class TwoDrafts(StubModel):
-    """Writes a curt off-topic reply first and, when asked again, a long on-topic one."""
+    """Writes a short, polite deflection first and, when asked again, a long on-topic answer.
+    The shipped ranker learned from harmlessness pairs, where the short polite reply usually
+    wins: this community's taste is the opposite, by a wide margin on any CPU's int8 kernels."""
 
     def __init__(self) -> None:
         super().__init__("m")
@@ -29,16 +31,15 @@ class TwoDrafts(StubModel):
         self.long = False
 
     def _words(self) -> list[str]:
-        other = TOPICS[(TOPICS.index(self.topic) + 3) % len(TOPICS)]
         if not self.long:
-            return ["no", other, str(self.turn)]
+            return f"sorry , i would rather not talk about {self.topic} {self.turn} .".split()
         return (f"yes i can help with {self.topic} . start small with {self.topic} , try it "
                 f"a day a week and rest , it is good {self.turn}").split()
 
 
 async def community_feedback(settings: Settings, turns: int, user: str = "user",
                              guild: str = "g1") -> None:
-    """A community whose members regenerate the curt reply and keep the helpful one."""
+    """A community whose members regenerate the deflection and keep the helpful answer."""
     model = TwoDrafts()
     store = store_for(settings)
     await store.open()
