@@ -15,6 +15,7 @@ from engines.ranker import PreferencePair, RankerLoadError
 from engines.ranker.augment import contrastive_pairs
 from engines.ranker.meta import Budgets
 from engines.ranker.pairs import PairsError, read_pairs, split
+from engines.ranker.recipe import DEFAULT_C
 from engines.ranker.requires import (
     BACKBONE_NAME,
     TrainExtraMissing,
@@ -50,8 +51,8 @@ def add_parsers(sub: Any) -> None:
     tr.add_argument("--kind", choices=("reward", "pairrm"), default="reward",
                     help="reward (default): a sentence encoder with a linear head fitted to "
                          "the pairs; pairrm: fine-tune a PairRM cross-encoder")
-    tr.add_argument("--c", type=float, default=0.1,
-                    help="reward: inverse L2 strength of the head's fit")
+    tr.add_argument("--c", type=float, default=DEFAULT_C,
+                    help=f"reward: inverse L2 strength of the head's fit (default {DEFAULT_C})")
     tr.add_argument("--fp32", action="store_true",
                     help="reward: keep the encoder in fp32 (default: dynamic int8)")
     tr.add_argument("--from", dest="source", type=Path, metavar="DIR",

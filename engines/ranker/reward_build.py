@@ -21,14 +21,12 @@ from .encoding import padded
 from .export import OPSET, ExportError, optimize, quantize
 from .meta import RankerLoadError, plain_tokenizer, vocab_fingerprint
 from .pairs import PreferencePair
+from .recipe import AUGMENT_WEIGHT, DEFAULT_C
 from .reward import EMBEDDING, EXTRA_FEATURES, MAX_TOKENS, RewardMeta, RewardRanker
 from .runtime import META_FILE, TOKENIZER_FILE, load_ranker
 
 PARITY_TOLERANCE = 1e-3  # max |Δ| of a unit embedding, PyTorch vs ONNX fp32
-DEFAULT_C = 0.1  # inverse L2 strength, chosen by 5-fold cross-validation on the dev pairs
-AUGMENT_WEIGHT = 0.25  # of a contrastive pair: enough to prefer a helpful reply to a curt,
-# off-topic or cut-off one (harmlessness pairs alone teach "shorter wins"), little enough to
-# keep accuracy on human pairs
+
 
 
 class MeanPooled(nn.Module):
