@@ -119,12 +119,14 @@ class Conversations:
         hands it to `handle` again (False: it is gone)."""
         await self.owed.serve(platform, mine, resend)
 
-    async def behind(self, platform: str, mine: Callable[[str], bool]) -> list[ReadBack]:
-        """After a fresh session of `platform`, what to read back: the recent channels of the
-        communities `mine` says this process serves, each from its oldest owed message, else
-        after its newest stored one (the adapter hands those messages to `handle`, oldest
-        first; stored ones are recognised there, owed ones taken over)."""
-        return await self.owed.behind(platform, mine)
+    async def behind(self, platform: str, mine: Callable[[str], bool],
+                     community: str | None = None) -> list[ReadBack]:
+        """After a fresh session of `platform` (or one `community` back from an outage), what
+        to read back: the recent channels of the communities `mine` says this process serves,
+        each from its oldest owed message, else after its newest stored one (the adapter hands
+        those messages to `handle`, oldest first; stored ones are recognised there, owed ones
+        taken over)."""
+        return await self.owed.behind(platform, mine, community)
 
     async def found_preview(self, platform: str, channel_id: str, message_id: str,
                             preview_id: str) -> None:

@@ -128,12 +128,14 @@ class OwedTurns:
                                for m in todo))
         return len(todo)
 
-    async def behind(self, platform: str, mine: Callable[[str], bool]) -> list[ReadBack]:
-        """The recent channels of the communities `mine`, each with where a fresh session
-        (the platform does not replay what was sent while this process was away) reads it
-        back from: its oldest owed message, else its newest stored one."""
+    async def behind(self, platform: str, mine: Callable[[str], bool],
+                     community: str | None = None) -> list[ReadBack]:
+        """The recent channels of the communities `mine` (of `community` alone, if given),
+        each with where a fresh session (the platform does not replay what was sent while
+        this process was away) reads it back from: its oldest owed message, else its newest
+        stored one."""
         try:
-            recent = await self.replies.recent_channels(platform, RECENT_S)
+            recent = await self.replies.recent_channels(platform, RECENT_S, community)
         except Exception:
             log_failure(log, "cannot catch up %s (the database is away?)", platform)
             return []

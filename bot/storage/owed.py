@@ -157,9 +157,11 @@ class OwedReplies:
                 .order_by(Message.id).limit(limit))).all()
         return [OwedMessage(str(c), str(ch), str(m)) for c, ch, m in rows]
 
-    async def recent_channels(self, platform: str, within_s: float) -> list[ReadBack]:
-        """`platform`'s channels with a user message in the last `within_s`, each with where
-        to read it back from: its oldest owed message (included), else its newest message."""
+    async def recent_channels(self, platform: str, within_s: float,
+                              community: str | None = None) -> list[ReadBack]:
+        """`platform`'s channels (of one `community`, else all) with a user message in the
+        last `within_s`, each with where to read it back from: its oldest owed message
+        (included), else its newest message."""
         cutoff = utcnow() - timedelta(seconds=within_s)
         recent = (Message.created_at > cutoff, Message.role == "user",
                   Message.platform_message_id.is_not(None))
@@ -178,5 +180,6 @@ class OwedReplies:
                 .join(Message, Message.id == start)
                 .join(Channel, Channel.id == Message.channel_id)
                 .join(Community, Community.id == Channel.community_id)
-                .where(Channel.platform == platform))).all()
+                .where(Channel.platform == platform,
+                       *([Community.external_id == community] if community else [])))).all()
         return [ReadBack(str(c), str(ch), str(m), bool(owes)) for c, ch, m, owes in rows]

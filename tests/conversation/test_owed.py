@@ -258,6 +258,9 @@ async def test_a_fresh_session_reads_each_channel_back_from_its_oldest_owed_mess
             for b in await live.behind("discord", lambda community: community == "g1")}
     assert back == {("c1", "102", False), ("c2", "202", True)}
     assert await live.behind("telegram", lambda _: True) == []
+    # one community back from an outage: its channels alone
+    [only] = await live.behind("discord", lambda _: True, "g2")
+    assert (only.community_id, only.channel_id, only.message_id) == ("g2", "c3", "301")
 
 
 async def test_a_preview_found_on_the_platform_becomes_the_reply_when_the_turn_died_unnoted(

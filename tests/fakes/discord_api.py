@@ -395,7 +395,9 @@ class FakeDiscord:
 
     async def user_says(self, content: str, *, uid: str | None = None,
                         channel_id: str | None = None, mention: bool = False,
-                        reply_to: str | None = None) -> dict[str, Any]:
+                        reply_to: str | None = None, deliver: bool = True) -> dict[str, Any]:
+        """A user's message; `deliver=False`: kept (REST reads it) but never dispatched, as
+        during an outage of its server."""
         uid = uid or self.member_id
         channel_id = channel_id or self.channel_id
         text = f"<@{self.bot_id}> {content}" if mention else content
@@ -409,8 +411,18 @@ class FakeDiscord:
             extra["referenced_message"] = self.messages.get(reply_to)
             extra["type"] = 19
         msg = self.store_message(channel_id, uid, text, extra=extra)
-        await self.dispatch("MESSAGE_CREATE", msg)
+        if deliver:
+            await self.dispatch("MESSAGE_CREATE", msg)
         return msg
+
+    async def outage(self, guild_id: str | None = None) -> None:
+        """The server goes unavailable for the sessions (Discord's GUILD_DELETE, unavailable)."""
+        await self.dispatch("GUILD_DELETE", {"id": guild_id or self.guild_id,
+                                             "unavailable": True})
+
+    async def back(self, guild_id: str | None = None) -> None:
+        """The server is available again mid-session (a GUILD_CREATE)."""
+        await self.dispatch("GUILD_CREATE", self.guild(guild_id))
 
     async def slash(self, name: str, sub: str | None = None, /, *, uid: str,
                     channel_id: str | None = None, **options: Any) -> str:

@@ -55,13 +55,17 @@ class CatchUp:
                                                      name=f"catch-up-{shard_id}")
 
     async def guild_available(self, guild: discord.Guild) -> None:
-        """Read back the guild's recent channels, then let its new messages through."""
+        """Read back the guild's recent channels, then let its new messages through. A guild
+        that comes back later in the session (after an outage: Discord sent nothing of what
+        was said meanwhile) is looked up on its own, its new messages waiting meanwhile."""
         try:
             lookup = self._behind.get(guild.shard_id)
-            if lookup is not None:
-                behind = await asyncio.shield(lookup)
-                await asyncio.gather(*(self._read_back(channel, after)
-                                       for channel, after in behind.get(str(guild.id), [])))
+            if lookup is None:
+                self._gates.setdefault(guild.id, asyncio.Event())
+                lookup = asyncio.create_task(self._lookup(guild.shard_id, str(guild.id)))
+            behind = await asyncio.shield(lookup)
+            await asyncio.gather(*(self._read_back(channel, after)
+                                   for channel, after in behind.get(str(guild.id), [])))
         except Exception:
             log.exception("could not catch up guild %s", guild.id)
         finally:
@@ -101,9 +105,12 @@ class CatchUp:
             return 0  # a DM
         return (int(community_id) >> 22) % (self.client.shard_count or 1)
 
-    async def _lookup(self, shard_id: int) -> dict[str, list[tuple[str, str]]]:
+    async def _lookup(self, shard_id: int, community: str | None = None
+                      ) -> dict[str, list[tuple[str, str]]]:
+        """The channels to read back of the shard's communities (or of one `community`)."""
         behind: dict[str, list[tuple[str, str]]] = defaultdict(list)
-        for c in await self.core.behind(PLATFORM, lambda cid: self._shard_of(cid) == shard_id):
+        for c in await self.core.behind(PLATFORM, lambda cid: self._shard_of(cid) == shard_id,
+                                        community):
             after = int(c.message_id) - 1 if c.including else int(c.message_id)
             behind[c.community_id].append((c.channel_id, str(after)))
         if behind:
