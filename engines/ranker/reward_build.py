@@ -28,7 +28,6 @@ from .runtime import META_FILE, TOKENIZER_FILE, load_ranker
 PARITY_TOLERANCE = 1e-3  # max |Δ| of a unit embedding, PyTorch vs ONNX fp32
 
 
-
 class MeanPooled(nn.Module):
     """A Hugging Face encoder with sentence-transformers' pooling: masked mean, unit length."""
 
