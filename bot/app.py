@@ -36,6 +36,7 @@ class App:
     metrics: Metrics | None = None
 
     async def close(self) -> None:
+        await self.core.stop()
         if self.reports is not None:
             await self.reports.shutdown()
         await self.service.memory.close()

@@ -3,8 +3,10 @@ and an `Outbox`; the core decides and does the rest, in the stages listed here."
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import replace
 from typing import Literal, TypeVar
 from uuid import uuid4
@@ -56,6 +58,7 @@ R = TypeVar("R")
 ReportSink = Callable[[str, str, bytes | None], Awaitable[None]]
 WRITING_AGAIN = "🔄 Writing another reply…"
 GONE = "I no longer have this reply."
+STOP_WAIT_S = 10.0  # at shutdown, how long cancelled turns may take to close their sessions
 
 
 def turn_ids(event: InboundEvent) -> dict[str, str]:
@@ -102,12 +105,33 @@ class Conversations:
         ])
         self.regenerations = Pipeline([order, respond, RegenerateTarget(service), quota,
                                        *reply])
+        self._running: set[asyncio.Task[object]] = set()  # the tasks running a turn now
+
+    @contextlib.contextmanager
+    def _running_turn(self) -> Iterator[None]:
+        task = asyncio.current_task()
+        if task is not None:
+            self._running.add(task)
+        try:
+            yield
+        finally:
+            self._running.discard(task)
+
+    async def stop(self) -> None:
+        """At shutdown, once no new events come: the turns still running are cancelled and
+        waited for while the database is open, so each one's session is closed properly (a
+        cancelled turn's message is owed a reply, which the next process gives)."""
+        running = [t for t in self._running if t is not asyncio.current_task()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running, timeout=STOP_WAIT_S)
 
     async def handle(self, event: InboundEvent, outbox: Outbox,
                      is_admin: Callable[[], Awaitable[bool]] | None = None) -> Outcome:
         """One inbound message: answered, refused politely, or ignored (with the reason).
         `is_admin` is asked only where it matters (an admin over a budget)."""
-        with bound_contextvars(**turn_ids(event)):
+        with bound_contextvars(**turn_ids(event)), self._running_turn():
             turn = Turn(event, outbox, ask_admin=is_admin)
             return self._counted(await self.turns.run(turn), turn)
 
@@ -182,7 +206,7 @@ class Conversations:
             return Outcome("notice", refusal or GONE, reason="refused")
         await outbox.notify(WRITING_AGAIN)
         turn = Turn(event, outbox, regenerate_of=ref.message_id)
-        with bound_contextvars(**turn_ids(event)):
+        with bound_contextvars(**turn_ids(event)), self._running_turn():
             return self._counted(await self.regenerations.run(turn), turn)
 
     def _counted(self, outcome: Outcome, turn: Turn) -> Outcome:

@@ -89,6 +89,24 @@ async def test_a_killed_turn_is_answered_once_by_the_platforms_redelivery(
     assert [m.role for m in history] == ["user", "assistant"]  # stored once, answered once
 
 
+async def test_a_process_that_stops_mid_turn_cancels_it_and_the_next_one_answers_it_once(
+        stores: tuple[Store, Store]) -> None:
+    """SIGTERM (a deploy): the turns still running are cancelled before the store closes,
+    not left to touch a closed database; the message stays owed to the next process."""
+    stopping, live = core(stores[0]), core(stores[1])
+    started, before = hanging()
+    model(stopping).before = before
+    message = event("still there?", message_id="p1")
+    turn = asyncio.create_task(stopping.handle(message, MemoryOutbox()))
+    await asyncio.wait_for(started.wait(), 10)
+    await asyncio.wait_for(stopping.stop(), 10)
+    assert turn.cancelled()
+    outbox = MemoryOutbox()
+    assert (await live.handle(message, outbox)).kind == "reply"  # Telegram's redelivery
+    assert len(outbox.texts()) == 1
+    assert replies([await live.handle(message, MemoryOutbox())]) == 0
+
+
 async def test_a_turn_held_by_a_live_process_is_never_answered_twice(
         stores: tuple[Store, Store]) -> None:
     """A rolling restart: the old session is still answering when the new one sees the

@@ -39,7 +39,8 @@ class CatchUp:
         self._gates: dict[int, asyncio.Event] = {}  # guild id -> set once caught up
         self._behind: dict[int, asyncio.Task[dict[str, list[tuple[str, str]]]]] = {}
         self._reading = asyncio.Semaphore(AT_ONCE)
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # caught-up messages being handled
+        self._lookups: set[asyncio.Task[dict[str, list[tuple[str, str]]]]] = set()  # running
 
     # ---- the session's events ----------------------------------------------------------
 
@@ -51,8 +52,7 @@ class CatchUp:
                 self._gates.setdefault(guild.id, asyncio.Event())
         if shard_id in self._behind:
             self._behind[shard_id].cancel()
-        self._behind[shard_id] = asyncio.create_task(self._lookup(shard_id),
-                                                     name=f"catch-up-{shard_id}")
+        self._behind[shard_id] = self._start_lookup(shard_id)
 
     async def guild_available(self, guild: discord.Guild) -> None:
         """Read back the guild's recent channels, then let its new messages through. A guild
@@ -62,7 +62,7 @@ class CatchUp:
             lookup = self._behind.get(guild.shard_id)
             if lookup is None:
                 self._gates.setdefault(guild.id, asyncio.Event())
-                lookup = asyncio.create_task(self._lookup(guild.shard_id, str(guild.id)))
+                lookup = self._start_lookup(guild.shard_id, str(guild.id))
             behind = await asyncio.shield(lookup)
             await asyncio.gather(*(self._read_back(channel, after)
                                    for channel, after in behind.get(str(guild.id), [])))
@@ -93,12 +93,31 @@ class CatchUp:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(gate.wait(), WAIT_S)
 
+    async def close(self) -> None:
+        """The lookups and read-backs still running are cancelled and waited for, so none is
+        left holding a database session when the process closes its store."""
+        tasks: list[asyncio.Task[Any]] = [*self._lookups, *self._tasks]
+        self._behind.clear()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        for guild_id in list(self._gates):
+            self._open(guild_id)
+
     # ---- the work --------------------------------------------------------------------
 
     def _open(self, guild_id: int) -> None:
         gate = self._gates.pop(guild_id, None)
         if gate is not None:
             gate.set()
+
+    def _start_lookup(self, shard_id: int, community: str | None = None
+                      ) -> asyncio.Task[dict[str, list[tuple[str, str]]]]:
+        task = asyncio.create_task(self._lookup(shard_id, community),
+                                   name=f"catch-up-{community or shard_id}")
+        self._lookups.add(task)
+        task.add_done_callback(self._lookups.discard)
+        return task
 
     def _shard_of(self, community_id: str) -> int:
         if not community_id.isdigit():

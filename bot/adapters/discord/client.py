@@ -93,6 +93,7 @@ class BlendBot(ext.AutoShardedBot):
             self._owed.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._owed
+        await self.catch_up.close()
         await super().close()
 
     def serves(self, community_id: str) -> bool:
