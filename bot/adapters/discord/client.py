@@ -20,6 +20,7 @@ from .slash import age_restricted, build, event_of, roles_of
 
 log = logging.getLogger(__name__)
 FEEDBACK = {"👍": "up", "👎": "down"}
+HANDLER_GRACE_S = 2.0  # at close, how long running event handlers may take to finish
 IDENTIFY_EVERY_S = 5.0  # Discord: one IDENTIFY per max_concurrency bucket per 5 seconds
 
 
@@ -95,6 +96,22 @@ class BlendBot(ext.AutoShardedBot):
                 await self._owed
         await self.catch_up.close()
         await super().close()
+        await self._stop_handlers()
+
+    async def _stop_handlers(self) -> None:
+        """Event handlers still running (a slash command, a reaction, a turn) get a moment to
+        finish, then are cancelled and waited for: none is left holding a database session
+        when the store closes. (discord.py names its event tasks "discord.py: on_…".)"""
+        me = asyncio.current_task()
+        running = [t for t in asyncio.all_tasks()
+                   if t is not me and t.get_name().startswith("discord.py: ")]
+        if not running:
+            return
+        _, left = await asyncio.wait(running, timeout=HANDLER_GRACE_S)
+        for task in left:
+            task.cancel()
+        if left:
+            await asyncio.wait(left, timeout=10.0)
 
     def serves(self, community_id: str) -> bool:
         """Whether this process's shards carry the community (a DM: shard 0's)."""
