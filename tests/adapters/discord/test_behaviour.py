@@ -111,7 +111,7 @@ async def test_reactions_and_regenerate_are_stored(running: Running, fake: FakeD
     assert ref is not None
     await fake.react(reply["id"], "👍", uid=fake.member_id)
     await fake.react(reply["id"], "👎", uid=fake.admin_id)
-    for _ in range(500)  # up to 10 s on a loaded machine:
+    for _ in range(500):  # up to 10 s on a loaded machine
         if len(await service.replies.feedback(ref.message_id)) == 2:
             break
         await asyncio.sleep(0.02)
