@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 TRIES = 4  # calls of one send or edit while the platform says "retry after"
 PREVIEW_RESERVE = 0.25  # previews leave this share of each budget to final parts
-FIRST_PREVIEW_S = 0.05  # after the first words, before the first preview (a fast reply needs none)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +127,7 @@ class LivePreview:
         self._text = ""
         self._shown = ""
         self._loop = asyncio.get_running_loop()
-        self._next_at = 0.0  # set by the first words: they show almost at once
+        self._next_at = 0.0  # when the next preview may go (the first: at once)
         self._retry_until = 0.0  # the platform said "retry after": nothing before this
         self._wake = asyncio.Event()
         self._done = asyncio.Event()
@@ -145,8 +144,7 @@ class LivePreview:
             return
         self._text = text
         self._wake.set()
-        if self._task is None:  # a few more words, and a reply done at once needs no preview
-            self._next_at = self._loop.time() + FIRST_PREVIEW_S
+        if self._task is None:  # the first words show as soon as the model waits for more
             self._task = asyncio.create_task(self._pump())
 
     def _preview(self) -> str:

@@ -38,6 +38,35 @@ async def test_reply_is_stored_with_the_model_that_wrote_it(store: Store) -> Non
     assert await c.service.replies.deliveries(bot.id) == list(outbox.shown)
 
 
+async def test_a_reply_written_at_once_is_sent_once_without_a_preview(store: Store) -> None:
+    c, outbox = core(store, StubModel("a")), MemoryOutbox()  # every word at once
+    reply = await c.handle(event("hello"), outbox)
+    assert reply.kind == "reply"
+    assert [call for call, _, _ in outbox.calls] == ["send"]  # no preview, no edit
+    assert outbox.texts() == [reply.text]
+
+
+async def test_the_first_words_show_while_the_model_is_still_writing(store: Store) -> None:
+    outbox = MemoryOutbox()
+    shown_first: list[list[str]] = []
+
+    class Slow(StubModel):  # stops after its first word until something shows (≤ 3 s)
+        async def stream(self, conversation, params, *, channel=None):  # type: ignore[no-untyped-def]
+            async for item in super().stream(conversation, params, channel=channel):
+                yield item
+                if not shown_first:
+                    for _ in range(300):
+                        if outbox.calls:
+                            break
+                        await asyncio.sleep(0.01)
+                    shown_first.append([text for _, _, text in outbox.calls])
+
+    reply = await core(store, Slow("a")).handle(event("hello"), outbox)
+    assert reply.kind == "reply"
+    assert shown_first == [["a …"]]  # the first word and the writing marker, at once
+    assert outbox.texts() == [reply.text]  # the preview became the reply
+
+
 async def test_typing_shows_while_a_reply_is_slow_to_start_and_stops_once_it_shows(
         store: Store) -> None:
     class Typing(MemoryOutbox):

@@ -33,6 +33,8 @@ class Generate:
             async with typing(turn.outbox, turn.showing):
                 async for item in self.engine.stream(turn.request):
                     if isinstance(item, Generation):  # reasoning never goes further
+                        if turn.live is not None:  # a reply written at once needs no preview
+                            turn.live.written()
                         turn.generation = replace(item, text=strip_reasoning(item.text),
                                                   candidates=tuple(
                                                       replace(c, text=strip_reasoning(c.text))
