@@ -71,18 +71,22 @@ class StubServer:
         await response.prepare(request)
         self.served += 1
         tag = f"r{self.served}x" if self.vary else ""
-        await asyncio.sleep(self.ttft_s)
-        for i in range(self.tokens):
-            if i:
-                await asyncio.sleep(self.token_s)
-            piece = ("" if i == 0 else " ") + f"{tag}word{i}"
-            await response.write(_sse({"choices": [{"index": 0, "delta": {"content": piece},
-                                                    "finish_reason": None}]}))
-        await response.write(_sse({"choices": [{"index": 0, "delta": {},
-                                                "finish_reason": "stop"}],
-                                   "usage": {"prompt_tokens": 100,
-                                             "completion_tokens": self.tokens}}))
-        await response.write(b"data: [DONE]\n\n")
+        try:
+            await asyncio.sleep(self.ttft_s)
+            for i in range(self.tokens):
+                if i:
+                    await asyncio.sleep(self.token_s)
+                piece = ("" if i == 0 else " ") + f"{tag}word{i}"
+                await response.write(_sse({"choices": [{"index": 0,
+                                                        "delta": {"content": piece},
+                                                        "finish_reason": None}]}))
+            await response.write(_sse({"choices": [{"index": 0, "delta": {},
+                                                    "finish_reason": "stop"}],
+                                       "usage": {"prompt_tokens": 100,
+                                                 "completion_tokens": self.tokens}}))
+            await response.write(b"data: [DONE]\n\n")
+        except ConnectionResetError:  # the bot went away mid-reply (killed, or stopped)
+            pass
         return response
 
     async def stop(self) -> None:
