@@ -3,7 +3,8 @@
 `blendbot run` runs as a subprocess against the loopback Discord of `tests/fakes` (the real
 discord.py client) and a stub OpenAI-compatible server that streams every reply with a fixed
 time to first token and token rate. A warm channel (66 stored messages) gets 30 mentions one
-after another, then 30 mentions arrive at once across 10 channels.
+after another, then 30 mentions arrive at once across 10 channels. The process's CPU while
+idle is measured first: the sequential mentions' CPU includes it (one message a second).
 
 Overheads are what the bot adds: the time from the mention to the platform write minus the
 stub's own time (its time to first token for the first post; its whole reply for the last
@@ -36,6 +37,7 @@ TOKENS = 20  # words per reply: 0.2 + 19 × 0.04 ≈ 0.98 s in all
 HISTORY = 66  # stored messages in the warm channel
 SEQUENTIAL = 30
 BURST, BURST_CHANNELS = 30, 10
+IDLE_S = 15.0  # how long the idle process's own CPU (timers, sweeps) is measured
 WRITING = " …"
 
 
@@ -278,6 +280,11 @@ async def service(settings: Settings, runs: int | None, say: Callable[[str], Non
             watch, pending = Watch(fake), dict[str, list[Timing]]()
             warmup = [await _ask(fake, watch, pending, fake.channel_id, "warm up")]
             await _until_done(watch, pending, warmup, 30)
+            say(f"idle: {IDLE_S:.0f} s without messages")
+            await asyncio.sleep(1.0)  # the warm-up's last writes
+            cpu0 = meter.cpu_s()
+            await asyncio.sleep(IDLE_S)
+            idle_ms_per_s = (meter.cpu_s() - cpu0) * 1000 / IDLE_S
             say("sequential: 30 mentions in the warm channel")
             cpu0, started = meter.cpu_s(), time.perf_counter()
             sequential: list[Timing] = []
@@ -310,6 +317,7 @@ async def service(settings: Settings, runs: int | None, say: Callable[[str], Non
         "stub_ttft_ms": TTFT_S * 1000,
         "stub_reply_ms": round((TTFT_S + TOKEN_S * (TOKENS - 1)) * 1000),
         "cpu_ms_per_message": round(cpu_ms, 2),
+        "idle_cpu_ms_per_s": round(idle_ms_per_s, 2),  # included above: a message a second
         "sequential_s": round(took, 2),
         "first_post_overhead_ms_p50": round(statistics.median(first), 1),
         "first_post_overhead_ms_p95": round(percentile(first, 0.95), 1),
