@@ -17,6 +17,7 @@ import asyncio
 import json
 import logging
 import shutil
+import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -128,7 +129,10 @@ def _refresh(settings: Settings, community_id: int | None, pairs: Sequence[Prefe
     dev = _dev_pairs(settings)
     before, dev_before = _accuracy(current, held), _accuracy(current, dev)
     scope = f"community-{community_id}" if community_id is not None else "all"
-    folder = rankers_dir(settings) / f"{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}-{scope}"
+    root = rankers_dir(settings)
+    root.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")  # a folder of its own, even when two
+    folder = Path(tempfile.mkdtemp(prefix=f"{stamp}-{scope}-", dir=root))  # run in a second
     if isinstance(current, RewardRanker):
         _refit(current, train_part, folder, scope, say)
     else:

@@ -4,9 +4,11 @@ community prefers, and it is served only when it is not worse than the one serve
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+import time_machine
 
 from bot.config import Settings
 from bot.database import store_for
@@ -92,11 +94,14 @@ async def serve_base(settings: Settings, base: Path) -> Path:
 async def test_refresh_learns_the_communitys_taste_and_is_kept_only_when_better(
         tmp_path: Path, base: Path) -> None:
     from bot.ranker_refresh import refresh
+    from engines.ranker.runtime import load_ranker
 
     settings = settings_for(tmp_path, base)
     settings.data_dir.mkdir(parents=True)
     served = await serve_base(settings, base)
     await community_feedback(settings, 32)
+    clock = time_machine.travel(datetime.now(UTC), tick=False)  # both refreshes in one second
+    clock.start()
 
     report = await refresh(settings, epochs=6, lr=3e-4, say=lambda _: None)
     assert report.pairs == 32 and report.held_out > 0
@@ -111,7 +116,9 @@ async def test_refresh_learns_the_communitys_taste_and_is_kept_only_when_better(
     assert again.after is not None and again.before == report.after
     assert again.after < again.before and not again.switched
     assert "held-out accuracy" in again.reason
-    assert served_ranker(settings) == Path(report.path or "")
+    clock.stop()
+    assert served_ranker(settings) == Path(report.path or "")  # still served, still whole
+    load_ranker(served_ranker(settings))
     assert len([p for p in (settings.data_dir / "rankers").iterdir() if p.is_dir()]) == 2
 
 
@@ -161,12 +168,15 @@ async def test_the_shipped_reward_ranker_learns_the_communitys_taste_without_tor
 
     from bot.ranker_refresh import refresh
     from engines.ranker import SHIPPED_MODEL, reward_build
+    from engines.ranker.runtime import load_ranker
 
     settings = Settings(data_dir=tmp_path / "data", ranker_threads=1,
                         ranker_refresh_min_pairs=16)
     settings.data_dir.mkdir(parents=True)
     assert served_ranker(settings) == SHIPPED_MODEL
     await community_feedback(settings, 40)
+    clock = time_machine.travel(datetime.now(UTC), tick=False)  # both refreshes in one second
+    clock.start()
 
     report = await refresh(settings, say=lambda _: None)
     assert report.pairs == 40 and report.held_out > 0
@@ -186,4 +196,6 @@ async def test_the_shipped_reward_ranker_learns_the_communitys_taste_without_tor
     assert again.after is not None and again.before is not None
     assert again.after < again.before and not again.switched
     assert "held-out accuracy" in again.reason
-    assert served_ranker(settings) == Path(report.path or "")
+    clock.stop()
+    assert served_ranker(settings) == Path(report.path or "")  # still served, still whole
+    load_ranker(served_ranker(settings))
