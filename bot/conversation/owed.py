@@ -27,6 +27,7 @@ LEASE_S = 10.0  # renewed every LEASE_S / 3; shorter than the inbox's chat lease
 SWEEP_S = 3.0  # how often lapsed messages are looked for
 CLAIM_POLL_S = 0.5  # how often a redelivery of a held message looks whether its lease lapsed
 RECENT_S = 900.0  # older ones are not answered any more (the conversation moved on)
+UNNOTED_KEPT = 10_000  # previews that could not be noted, remembered in this process
 Resend = Callable[[str, str], Awaitable[bool]]  # (channel, message) -> False: it is gone
 
 
@@ -38,6 +39,9 @@ class OwedTurns:
         self._renewer: asyncio.Task[None] | None = None
         self._resending: set[tuple[str, str]] = set()
         self._away = False
+        # previews this process showed but could not note (the database was away): a takeover
+        # here writes into them all the same (message id -> platform id, oldest first)
+        self._unnoted: dict[int, str] = {}
 
     def until(self) -> datetime:
         """The lease a newly recorded message starts with."""
@@ -59,8 +63,11 @@ class OwedTurns:
         deadline = asyncio.get_running_loop().time() + 1.5 * self.lease_s
         while True:
             got = await self.replies.claim(channel_id, platform_message_id, self.lease_s)
-            if got is not None or not await self.replies.held(channel_id, platform_message_id):
-                return got
+            if got is not None:
+                message_id, preview = got
+                return message_id, preview or self._unnoted.pop(message_id, None)
+            if not await self.replies.held(channel_id, platform_message_id):
+                return None
             if asyncio.get_running_loop().time() > deadline:
                 return None
             log.info("message %s is held by a turn elsewhere: waiting for its lease",
@@ -73,8 +80,11 @@ class OwedTurns:
         async def shown(preview: str) -> None:
             try:
                 await self.replies.shown(message_id, preview)
-            except Exception:  # a takeover then sends a new message beside the old preview
+            except Exception:  # a takeover elsewhere sends a new message beside the preview
                 log_failure(log, "could not note the preview of owed message %s", message_id)
+                self._unnoted[message_id] = preview
+                while len(self._unnoted) > UNNOTED_KEPT:
+                    del self._unnoted[next(iter(self._unnoted))]
         return shown
 
     async def found_preview(self, platform: str, channel: str, message: str,

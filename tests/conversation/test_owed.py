@@ -301,3 +301,33 @@ async def test_a_preview_found_on_the_platform_becomes_the_reply_when_the_turn_d
     await live.found_preview("discord", "c1", "p1", "late")  # answered: nothing owed
     again = await live.handle(message, platform)
     assert again.kind == "ignored" and list(platform.shown) == [preview]
+
+
+async def test_a_preview_shown_as_the_database_went_away_becomes_the_reply_once_it_is_back(
+        stores: tuple[Store, Store], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The database goes away right after a preview shows: noting it, storing the reply and
+    settling the message all fail, so the user reads one apology in that message. The
+    redelivery once the database is back writes the reply into the same message: one
+    message, never a second one beside it."""
+    platform = MemoryOutbox()
+    c = core(stores[0], delay=0.05)  # words 50 ms apart: the first one shows on its own
+
+    async def away(*_: object, **__: object) -> None:
+        raise ConnectionRefusedError("the database is away")
+
+    monkeypatch.setattr(c.owed.replies, "shown", away)
+    monkeypatch.setattr(c.owed.replies, "settle", away)
+    monkeypatch.setattr(c.service, "add_reply", away)
+    message = event("tell me a story", message_id="p1")
+    failed = await c.handle(message, platform)
+    assert failed.kind == "error"
+    [shown] = platform.shown
+    [first, *later] = [call for call, _, _ in platform.calls]
+    assert first == "send" and set(later) == {"edit"}  # the preview, edited to the apology
+    assert platform.shown[shown] == failed.text
+    monkeypatch.undo()  # the database is back
+    await asyncio.sleep(LEASE_S + 0.2)  # the failed turn's lease lapses
+    answered = await c.handle(message, platform)  # the platform delivers it again
+    assert answered.kind == "reply"
+    assert list(platform.shown) == [shown] and platform.shown[shown] == answered.text
+    assert [call for call, _, _ in platform.calls].count("send") == 1
