@@ -13,6 +13,7 @@ from bot.app import App, assemble
 from bot.config import Settings
 from bot.conversation.service import ServiceOptions
 from bot.storage import Store
+from bot.storage.feedback import ReplyRef
 from engines import BlendedEngine, ChatModel
 from engines.ranker import SHIPPED_MODEL
 from engines.ranker.provider import RankerProvider
@@ -59,6 +60,16 @@ async def running(tmp_path: Path, fake: FakeDiscord) -> AsyncIterator[Running]:
     await run.bot.close()
     await asyncio.wait_for(run.task, 10)  # a parse error would surface here
     await app.close()
+
+
+async def recorded(running: Running, message_id: str, within: float = 10.0) -> ReplyRef:
+    """The stored reply a bot message shows, once the bot has recorded where it shows (a
+    reply sent in one go is recorded right after the platform answers the send)."""
+    deadline = asyncio.get_running_loop().time() + within
+    while (ref := await running.app.service.replies.find("discord", message_id)) is None:
+        assert asyncio.get_running_loop().time() < deadline, "the reply was never recorded"
+        await asyncio.sleep(0.02)
+    return ref
 
 
 async def until(condition, within: float = 10.0) -> None:

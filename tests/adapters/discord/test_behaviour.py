@@ -7,7 +7,7 @@ from pathlib import Path
 
 from bot.adapters.discord.output import REGENERATE_ID
 from bot.storage.candidates import candidates_of
-from tests.adapters.discord.conftest import Running, make_app, start_bot, until
+from tests.adapters.discord.conftest import Running, make_app, recorded, start_bot, until
 from tests.fakes.discord_api import FakeDiscord
 from tests.stubs import ScriptedModel, StubModel
 
@@ -107,8 +107,7 @@ async def test_reactions_and_regenerate_are_stored(running: Running, fake: FakeD
     [reply] = await replies_in(fake, fake.channel_id)
     assert reply["components"][0]["components"][0]["custom_id"] == REGENERATE_ID
     service = running.app.service
-    ref = await service.replies.find("discord", reply["id"])
-    assert ref is not None
+    ref = await recorded(running, reply["id"])
     await fake.react(reply["id"], "👍", uid=fake.member_id)
     await fake.react(reply["id"], "👎", uid=fake.admin_id)
     for _ in range(500):  # up to 10 s on a loaded machine

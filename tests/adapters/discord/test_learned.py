@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 from engines.bandit import Arm
-from tests.adapters.discord.conftest import Running, until
+from tests.adapters.discord.conftest import Running, recorded, until
 from tests.fakes.discord_api import FakeDiscord
 
 
@@ -20,8 +20,8 @@ async def test_learned_mode_learns_from_a_reaction(running: Running, fake: FakeD
                             for m in fake.bot_messages(fake.channel_id)))
     [reply] = fake.bot_messages(fake.channel_id)
     service = running.app.service
-    ref = await service.replies.find("discord", reply["id"])
-    assert ref is not None and ref.model_id is not None
+    ref = await recorded(running, reply["id"])
+    assert ref.model_id is not None
     community = (await service.store.find_channel("discord", fake.channel_id))
     assert community is not None
     table = service.learning.arms_table
