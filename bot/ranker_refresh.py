@@ -176,7 +176,6 @@ def _refit(current: Any, train_part: list[PreferencePair], folder: Path, scope: 
     weights = fit_head(chosen, rejected, prior=np.asarray(current.weights))
     meta = current.meta.with_weights(weights, refreshed_from=str(current.path),
                                      refresh_scope=scope, refresh_pairs=len(train_part))
-    folder.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(current.path, folder / MODEL_FILE)  # the encoder is unchanged
     shutil.copyfile(current.path.parent / TOKENIZER_FILE, folder / TOKENIZER_FILE)
     (folder / META_FILE).write_text(meta.to_json() + "\n", encoding="utf-8")
