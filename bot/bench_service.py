@@ -10,6 +10,10 @@ Overheads are what the bot adds: the time from the mention to the platform write
 stub's own time (its time to first token for the first post; its whole reply for the last
 write). In the burst, a channel answers its mentions one at a time and in order, so a
 mention's clock starts when its channel's previous reply was written.
+
+The same mentions then go to `bot.bench_floor`, the least a streaming discord.py bot does
+(one stream, a post and an edit, nothing stored): `floor_cpu_ms_per_message` is what this
+machine charges for that much, apart from anything blendbot adds.
 """
 
 from __future__ import annotations
@@ -248,31 +252,46 @@ def _overheads(timings: list[Timing], by_channel: dict[str, list[Timing]]
     return first, last
 
 
-async def service(settings: Settings, runs: int | None, say: Callable[[str], None]
-                  ) -> dict[str, Any]:
+@dataclass
+class Run:
+    """One bot process under the bench's load."""
+
+    cpu_ms: float  # per sequential mention
+    idle_ms_per_s: float
+    took_s: float  # the sequential mentions, in all
+    rss_mb: float
+    sequential: list[Timing]
+    burst: list[Timing]
+    pending: dict[str, list[Timing]]
+    stderr: bytes
+
+
+async def _run(argv: list[str], env: dict[str, str], directory: Path, *, floor: bool = False
+               ) -> Run:
+    """Start the bot (`python argv...`) against a fresh loopback Discord and stub model, and
+    put it through the phases. `floor`: the minimal bot (no stored history, no commands to
+    wait for, no idle phase)."""
     fake_cls = _fake_discord()
     extra = [str(10**17 + i) for i in range(BURST_CHANNELS - 1)]
     fake = fake_cls(extra_channels=extra)
     stub = StubServer()
     await fake.start()
     await stub.start()
-    with tempfile.TemporaryDirectory(prefix="blendbot-bench-") as tmp:
-        directory = Path(tmp)
+    try:
         data = directory / "data"
-        url = f"sqlite+aiosqlite:///{data / 'blendbot.db'}"
-        await _warm(url, fake)
-        env = {k: v for k, v in os.environ.items()
-               if not k.startswith("BLENDBOT_") and k != "TELEGRAM_TOKEN"}
-        env.update(DISCORD_TOKEN=fake.valid_token, BLENDBOT_DISCORD_API_URL=fake.api_url,
-                   BLENDBOT_DISCORD_GATEWAY_URL=fake.gateway_url, BLENDBOT_DATA_DIR=str(data),
-                   BLENDBOT_CONFIG=str(stub_config(directory, stub.url)))
+        if not floor:
+            await _warm(f"sqlite+aiosqlite:///{data / 'blendbot.db'}", fake)
+        env = {**env, "DISCORD_TOKEN": fake.valid_token,
+               "BLENDBOT_DISCORD_API_URL": fake.api_url,
+               "BLENDBOT_DISCORD_GATEWAY_URL": fake.gateway_url, "BLENDBOT_DATA_DIR": str(data),
+               "BLENDBOT_CONFIG": str(stub_config(directory, stub.url))}
         proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=env, cwd=directory,
+            sys.executable, *argv, env=env, cwd=directory,
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.PIPE)
         try:
             await asyncio.wait_for(fake.ready.wait(), 60)
-            for _ in range(600):  # the bot has synced its commands: it is set up
+            for _ in range(0 if floor else 600):  # the bot has synced its commands: set up
                 if fake.commands:
                     break
                 await asyncio.sleep(0.05)
@@ -280,12 +299,12 @@ async def service(settings: Settings, runs: int | None, say: Callable[[str], Non
             watch, pending = Watch(fake), dict[str, list[Timing]]()
             warmup = [await _ask(fake, watch, pending, fake.channel_id, "warm up")]
             await _until_done(watch, pending, warmup, 30)
-            say(f"idle: {IDLE_S:.0f} s without messages")
             await asyncio.sleep(1.0)  # the warm-up's last writes
-            cpu0 = meter.cpu_s()
-            await asyncio.sleep(IDLE_S)
-            idle_ms_per_s = (meter.cpu_s() - cpu0) * 1000 / IDLE_S
-            say("sequential: 30 mentions in the warm channel")
+            idle_ms_per_s = 0.0
+            if not floor:
+                cpu0 = meter.cpu_s()
+                await asyncio.sleep(IDLE_S)
+                idle_ms_per_s = (meter.cpu_s() - cpu0) * 1000 / IDLE_S
             cpu0, started = meter.cpu_s(), time.perf_counter()
             sequential: list[Timing] = []
             for i in range(SEQUENTIAL):
@@ -294,7 +313,6 @@ async def service(settings: Settings, runs: int | None, say: Callable[[str], Non
                 await _until_done(watch, pending, [timing], 30)
             cpu_ms = (meter.cpu_s() - cpu0) * 1000 / SEQUENTIAL
             took = time.perf_counter() - started
-            say(f"burst: {BURST} mentions at once across {BURST_CHANNELS} channels")
             channels = [fake.channel_id, *extra]
             burst = [await _ask(fake, watch, pending, channels[i % BURST_CHANNELS], f"now {i}")
                      for i in range(BURST)]
@@ -303,27 +321,48 @@ async def service(settings: Settings, runs: int | None, say: Callable[[str], Non
         finally:
             proc.terminate()
             _, err = await asyncio.wait_for(proc.communicate(), 30)
-            await stub.stop()
-            await fake.stop()
-    first, last = _overheads(sequential, pending)
-    burst_first, _ = _overheads(burst, pending)
-    busy = sum("busy" in t.text.lower() for t in sequential + burst)
-    if b"Traceback" in err:
-        say(err.decode(errors="replace")[-2000:])
+    finally:
+        await stub.stop()
+        await fake.stop()
+    return Run(cpu_ms, idle_ms_per_s, took, rss, sequential, burst, pending, err)
+
+
+async def service(settings: Settings, runs: int | None, say: Callable[[str], None]
+                  ) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("BLENDBOT_") and k not in ("TELEGRAM_TOKEN", "DISCORD_TOKEN")}
+    with tempfile.TemporaryDirectory(prefix="blendbot-bench-") as tmp:
+        say(f"blendbot run: {IDLE_S:.0f} s idle, {SEQUENTIAL} mentions in the warm channel, "
+            f"then {BURST} at once across {BURST_CHANNELS} channels")
+        bot = await _run(["-m", "bot", "run"], env, Path(tempfile.mkdtemp(dir=tmp)))
+        say("the floor: a minimal discord.py streaming bot under the same mentions")
+        floor = await _run(["-m", "bot.bench_floor"], env, Path(tempfile.mkdtemp(dir=tmp)),
+                           floor=True)
+    first, last = _overheads(bot.sequential, bot.pending)
+    burst_first, _ = _overheads(bot.burst, bot.pending)
+    floor_burst, _ = _overheads(floor.burst, floor.pending)
+    busy = sum("busy" in t.text.lower() for t in bot.sequential + bot.burst)
+    for run in (bot, floor):
+        if b"Traceback" in run.stderr:
+            say(run.stderr.decode(errors="replace")[-2000:])
     return {
         "bench": "service",
         "messages": SEQUENTIAL + BURST,
         "history_messages": HISTORY,
         "stub_ttft_ms": TTFT_S * 1000,
         "stub_reply_ms": round((TTFT_S + TOKEN_S * (TOKENS - 1)) * 1000),
-        "cpu_ms_per_message": round(cpu_ms, 2),
-        "idle_cpu_ms_per_s": round(idle_ms_per_s, 2),  # included above: a message a second
-        "sequential_s": round(took, 2),
+        "cpu_ms_per_message": round(bot.cpu_ms, 2),
+        "idle_cpu_ms_per_s": round(bot.idle_ms_per_s, 2),  # included above: a message a second
+        "sequential_s": round(bot.took_s, 2),
         "first_post_overhead_ms_p50": round(statistics.median(first), 1),
         "first_post_overhead_ms_p95": round(percentile(first, 0.95), 1),
         "last_write_overhead_ms_p50": round(statistics.median(last), 1),
         "burst_first_post_overhead_ms_p50": round(statistics.median(burst_first), 1),
         "burst_first_post_overhead_ms_p95": round(percentile(burst_first, 0.95), 1),
-        "rss_mb": round(rss, 1),
+        "rss_mb": round(bot.rss_mb, 1),
         "busy_replies": busy,
+        # the same mentions answered by bot.bench_floor: what this machine charges any
+        # streaming discord.py bot (one stream, a post and an edit; nothing stored)
+        "floor_cpu_ms_per_message": round(floor.cpu_ms, 2),
+        "floor_burst_first_post_overhead_ms_p95": round(percentile(floor_burst, 0.95), 1),
     }
