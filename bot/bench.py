@@ -223,7 +223,8 @@ BENCHES: dict[str, Callable[[Settings, int | None, Callable[[str], None]],
 
 
 async def run_bench(name: str, settings: Settings, runs: int | None, json_only: bool,
-                    users: int | None = None, seconds: float | None = None) -> int:
+                    users: int | None = None, seconds: float | None = None,
+                    think_s: float | None = None) -> int:
     def say(line: str) -> None:
         if not json_only:
             print(line, flush=True)
@@ -233,9 +234,10 @@ async def run_bench(name: str, settings: Settings, runs: int | None, json_only: 
 
         result = await report_bench(users, say)
     elif name == "load":  # processes, PostgreSQL and Redis, no models
-        from .bench_load import load
+        from .bench_load import THINK_S, load
 
-        result = await load(settings, seconds or 60.0, say)
+        result = await load(settings, 60.0 if seconds is None else seconds, say,
+                            think_s=THINK_S if think_s is None else think_s)
     else:
         result = await BENCHES[name](settings, runs, say)
     print(json.dumps(result))

@@ -61,7 +61,7 @@ USERS_PER_CHANNEL = 5  # 200 channels x 5 = 1,000 users
 USER_IDS = 5 * 10**17  # Discord users' ids start here
 TTFT_S, TOKEN_S, TOKENS = 0.05, 0.01, 8  # the stub: 0.12 s a reply
 STUB_S = TTFT_S + TOKEN_S * (TOKENS - 1)
-THINK_S = 6.0  # a channel's mean pause between turns
+THINK_S = 6.0  # a channel's mean pause between turns (`--think-s`): the load's level
 TOGETHER = 0.1  # turns where two users speak at once
 REDELIVER = 0.05  # Discord messages dispatched twice / Telegram updates pushed twice
 ANSWER_WITHIN_S = 20.0
@@ -367,9 +367,10 @@ class Load:
     """The simulated users of every channel."""
 
     def __init__(self, discord: Any, telegram: Any, tg_module: Any, balancer: Balancer,
-                 watch: Watch, tally: Tally, rng: random.Random) -> None:
+                 watch: Watch, tally: Tally, rng: random.Random, think_s: float) -> None:
         self.discord, self.telegram, self.tg = discord, telegram, tg_module
         self.balancer, self.watch, self.tally, self.rng = balancer, watch, tally, rng
+        self.think_s = think_s  # a channel's mean pause between turns
         self.users: set[str] = set()
         self.down: set[int] = set()  # shards of the killed process, until it is back
 
@@ -422,7 +423,7 @@ class Load:
 
     async def _turns(self, say: Callable[[str], Any], until: float) -> None:
         n = 0
-        await asyncio.sleep(self.rng.uniform(0, THINK_S))
+        await asyncio.sleep(self.rng.uniform(0, self.think_s))
         while time.monotonic() < until:
             batch = [await say(f"question {n}")]
             n += 1
@@ -431,7 +432,7 @@ class Load:
                 n += 1
             await _until(lambda b=batch: all(s.key in self.tally.replies  # type: ignore[misc]
                                              for s in b if s.acked), ANSWER_WITHIN_S, 0.05)
-            await asyncio.sleep(self.rng.expovariate(1 / THINK_S))
+            await asyncio.sleep(self.rng.expovariate(1 / self.think_s))
 
 
 def _env(base: dict[str, str], **extra: str) -> dict[str, str]:
@@ -442,10 +443,13 @@ def _env(base: dict[str, str], **extra: str) -> dict[str, str]:
 
 
 async def load(settings: Settings, seconds: float, say: Callable[[str], None],
-               channels: int = CHANNELS) -> dict[str, Any]:
-    """The run; `channels` smaller than 200 scales it down (the short test)."""
+               channels: int = CHANNELS, think_s: float = THINK_S) -> dict[str, Any]:
+    """The run; `channels` smaller than 200 scales it down (the short test); `think_s` is
+    a channel's mean pause between turns."""
     if seconds <= 0 or channels < 8:
         raise ConfigError("bench load: --seconds must be above 0 (and channels at least 8)")
+    if think_s <= 0:
+        raise ConfigError("bench load: --think-s must be above 0")
     discord_channels = channels // 2
     telegram_groups = channels - discord_channels
     guilds_n = 8 if discord_channels >= 80 else SHARDS
@@ -535,7 +539,7 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
             f"{seconds:.0f} s")
         begin = time.monotonic()
         until = begin + seconds
-        users = Load(discord, telegram, tg_mod, balancer, watch, tally, rng)
+        users = Load(discord, telegram, tg_mod, balancer, watch, tally, rng, think_s)
         tasks = []
         n = 0
         for k, (gid, spoken) in enumerate(talk.items()):
@@ -592,6 +596,8 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
     result = _result(tally, users, killed, killed_at, reports_expected, watch.reports_sent,
                      lag_samples, discord, telegram, seconds)
     result["channels"] = channels
+    result["think_s"] = think_s  # the load's level, with `messages_per_s`
+    result["messages_per_s"] = round(result["messages"] / seconds, 1)
     result["start_and_reports_s"] = round(reports_s, 1)
     return result
 

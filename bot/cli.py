@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="synthetic users for the report bench (default 25,000)")
     bench.add_argument("--seconds", type=float, default=None,
                        help="how long the load bench sends messages (default 60)")
+    bench.add_argument("--think-s", type=float, default=None,
+                       help="the load bench's mean pause of a channel between turns, in "
+                            "seconds: the load's level (default 6)")
     return parser
 
 
@@ -113,7 +116,8 @@ async def _dispatch(args: argparse.Namespace, settings: Settings) -> int:
         from .bench import run_bench
 
         return await run_bench(args.name, settings, runs=args.runs, json_only=args.json,
-                               users=args.users, seconds=args.seconds)
+                               users=args.users, seconds=args.seconds,
+                               think_s=args.think_s)
     if args.command == "run":
         from .serve import serve
 

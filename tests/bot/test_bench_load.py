@@ -31,6 +31,8 @@ async def test_bench_load_needs_postgres_and_redis(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs Redis"):
         await load(Settings(data_dir=tmp_path, database_url="postgresql+asyncpg://x@h/db"),
                    5, print)
+    with pytest.raises(ConfigError, match="--think-s must be above 0"):
+        await load(Settings(data_dir=tmp_path), 5, print, think_s=0)
 
 
 @pytest.mark.skipif(not POSTGRES_URL, reason="BLENDBOT_TEST_POSTGRES_URL not set")
@@ -39,8 +41,9 @@ async def test_short_load_run_answers_every_message_once_in_order(tmp_path: Path
     assert POSTGRES_URL is not None
     lines: list[str] = []
     settings = Settings(data_dir=tmp_path, database_url=POSTGRES_URL, redis_url=REDIS_URL)
-    result = await load(settings, 10, lines.append, channels=24)
+    result = await load(settings, 10, lines.append, channels=24, think_s=5.0)
     print(lines, result)
+    assert result["think_s"] == 5.0 and result["messages_per_s"] > 0
     assert result["processes"] == 4 and result["killed"] == 1
     assert result["channels"] == 24 and result["messages"] >= 24
     assert result["duplicated"] == 0 and result["out_of_order"] == 0
