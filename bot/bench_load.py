@@ -286,36 +286,47 @@ class Processes:
         return self.logs[name].read_text(errors="replace")[-1500:]
 
 
-async def _loop_lag(http: aiohttp.ClientSession, port: int) -> dict[float, float]:
-    """The process's loop-lag histogram: upper bound (s) -> cumulative count."""
-    buckets: dict[float, float] = {}
+LOOP_LAG = "blendbot_event_loop_lag_seconds_bucket{"
+PACING = "blendbot_platform_wait_seconds_bucket{"
+DEFERRED = "blendbot_previews_deferred_total{platform=\"%s\"}"
+
+
+async def _scrape(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
+    """A process's metrics: each sample's name with its labels -> its value."""
+    samples: dict[str, float] = {}
     with contextlib.suppress(aiohttp.ClientError, OSError):
         async with http.get(f"http://127.0.0.1:{port}/metrics") as answer:
             for line in (await answer.text()).splitlines():
-                if line.startswith("blendbot_event_loop_lag_seconds_bucket"):
-                    bound = line.split('le="', 1)[1].split('"', 1)[0]
-                    buckets[float("inf") if bound == "+Inf" else float(bound)] = float(
-                        line.rsplit(" ", 1)[1])
-    return buckets
+                if line.startswith("blendbot_"):
+                    name, value = line.rsplit(" ", 1)
+                    samples[name] = float(value)
+    return samples
 
 
-def _lag_p99_ms(samples: list[dict[float, float]]) -> float:
-    """p99 of all processes' loop lag together (a bucket's upper bound, in ms)."""
+def _p99_ms(samples: list[dict[str, float]], series: str, label: str = "") -> float:
+    """p99 of a histogram over all processes (a bucket's upper bound, in ms); `series` is
+    the start of its buckets' names, `label` one of their labels (`platform="telegram"`)."""
     total: dict[float, float] = defaultdict(float)
-    for buckets in samples:
-        for bound, count in buckets.items():
-            total[bound] += count
-    if not total or not total.get(float("inf")):
+    for sample in samples:
+        for name, count in sample.items():
+            if name.startswith(series) and label in name:
+                le = name.split('le="', 1)[1].split('"', 1)[0]
+                total[float("inf") if le == "+Inf" else float(le)] += count
+    if not total.get(float("inf")):
         return 0.0
     want = 0.99 * total[float("inf")]
-    for bound in sorted(total):
-        if total[bound] >= want:
-            return round(bound * 1000, 1) if bound != float("inf") else 1e9
+    for upper in sorted(total):
+        if total[upper] >= want:
+            return round(upper * 1000, 1) if upper != float("inf") else 1e9
     return 0.0
 
 
-def _diff(after: dict[float, float], before: dict[float, float]) -> dict[float, float]:
-    return {b: after[b] - before.get(b, 0.0) for b in after}
+def _sum(samples: list[dict[str, float]], name: str) -> int:
+    return round(sum(sample.get(name, 0.0) for sample in samples))
+
+
+def _diff(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
+    return {k: after[k] - before.get(k, 0.0) for k in after}
 
 
 class Watch:
@@ -534,7 +545,7 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
         watcher = asyncio.create_task(_follow(watch))
         await _until(lambda: watch.reports_sent >= reports_expected, REPORTS_WITHIN_S, 0.2)
         reports_s = time.monotonic() - started
-        lag_before = {n: await _loop_lag(http, p) for n, p in procs.metrics_ports.items()}
+        lag_before = {n: await _scrape(http, p) for n, p in procs.metrics_ports.items()}
         say(f"load: {channels} channels, {channels * USERS_PER_CHANNEL} users, "
             f"{seconds:.0f} s")
         begin = time.monotonic()
@@ -553,12 +564,12 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
             n += 1
         kill_at, killed_at = begin + seconds * 0.4, 0.0
         back: asyncio.Task[None] | None = None
-        lag_samples: list[dict[float, float]] = []
+        lag_samples: list[dict[str, float]] = []
         while time.monotonic() < until:
             await asyncio.sleep(0.2)
             if not killed and time.monotonic() >= kill_at:
                 say("SIGKILL discord-0 (shards 0-1), then start it again")
-                lag_samples.append(_diff(await _loop_lag(http, procs.metrics_ports["discord-0"]),
+                lag_samples.append(_diff(await _scrape(http, procs.metrics_ports["discord-0"]),
                                          lag_before.pop("discord-0")))
                 killed_at = time.monotonic()
                 users.down = set(KILLED_SHARDS)
@@ -577,7 +588,7 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
         watch.update()
         watcher.cancel()
         for name, port in procs.metrics_ports.items():
-            lag_samples.append(_diff(await _loop_lag(http, port), lag_before.get(name, {})))
+            lag_samples.append(_diff(await _scrape(http, port), lag_before.get(name, {})))
         died = procs.died()
         if died:
             say(f"bench load: {', '.join(died)} stopped during the run: {procs.tail(died[0])}")
@@ -642,7 +653,7 @@ async def _until_listening(port: int, within: float = 30.0) -> None:
 
 
 def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_expected: int,
-            reports_sent: int, lag_samples: list[dict[float, float]], discord: Any,
+            reports_sent: int, lag_samples: list[dict[str, float]], discord: Any,
             telegram: Any, seconds: float) -> dict[str, Any]:
     acked = [s for s in tally.said if s.acked]
     lost = [s for s in acked if s.key not in tally.replies]
@@ -686,7 +697,7 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
         "killed": killed,
         "reports_expected": reports_expected,
         "reports_sent": reports_sent,
-        "loop_lag_p99_ms": _lag_p99_ms(lag_samples),
+        "loop_lag_p99_ms": _p99_ms(lag_samples, LOOP_LAG),
         "overhead_p50_ms": round(percentile(overheads, 0.5), 1),
         "overhead_p99_ms": round(percentile(overheads, 0.99), 1),
         # the same without the channels of the killed process's shards (its restart, the
@@ -696,6 +707,12 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
                                         "p99": round(percentile(v, 0.99), 1)}
                                     for p, v in sorted(by_platform.items())},
         "rest_peak_per_s": max(per_second.values(), default=0),
+        # sends and edits held for the platforms' budgets (Telegram: 30 a second per bot,
+        # 20 a minute per group), and previews left out for them
+        "platform_wait_p99_ms": {p: _p99_ms(lag_samples, PACING, f'platform="{p}"')
+                                 for p in ("discord", "telegram")},
+        "previews_deferred": {p: _sum(lag_samples, DEFERRED % p)
+                              for p in ("discord", "telegram")},
         "lost_examples": [{"message": s.key, "channel": s.channel, "shard": s.shard,
                            "s_after_kill": round(s.at - killed_at, 2) if killed_at else None}
                           for s in lost[:3]],

@@ -46,8 +46,8 @@ WRITING = " …"
 
 
 class StubServer:
-    """An OpenAI-compatible `/v1/chat/completions` that streams `tokens` words, the first
-    after `ttft_s`, the others `token_s` apart."""
+    """An OpenAI-compatible `/v1/chat/completions` that streams the reply's role at once,
+    then `tokens` words, the first after `ttft_s`, the others `token_s` apart."""
 
     def __init__(self, ttft_s: float = TTFT_S, token_s: float = TOKEN_S,
                  tokens: int = TOKENS, vary: bool = True) -> None:
@@ -77,7 +77,9 @@ class StubServer:
         await response.prepare(request)
         self.served += 1
         tag = f"r{self.served}x" if self.vary else ""
-        try:
+        try:  # the reply's role at once, with no text, as OpenAI, vLLM and llama.cpp send it
+            await response.write(_sse({"choices": [{"index": 0, "delta": {
+                "role": "assistant", "content": ""}, "finish_reason": None}]}))
             await asyncio.sleep(self.ttft_s)
             for i in range(self.tokens):
                 if i:

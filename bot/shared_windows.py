@@ -23,18 +23,27 @@ log = logging.getLogger(__name__)
 RETRY_AFTER_S = 10.0  # how long to stay in process after Redis failed, before trying again
 PREFIX = "blendbot:window:"
 
-# KEYS: the budgets' keys. ARGV: reserve, a unique member, then limit and period (ms) per key.
+# KEYS: the budgets' keys. ARGV: reserve, a unique member, must (1: a call that has to go,
+# also counted in each budget's "<key>:must" window), then limit and period (ms) per key.
+# A call with a reserve (one that may be left out, a streaming preview) fits only in the
+# first (1 - reserve) of a budget less what the last period's must-go calls took.
 # Returns 0 (counted in every budget) or the milliseconds until the call would fit them all.
 CLAIM = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local reserve = tonumber(ARGV[1])
+local must = ARGV[3] == '1'
 local wait = 0
 for i, key in ipairs(KEYS) do
-  local limit = tonumber(ARGV[1 + 2 * i])
-  local period = tonumber(ARGV[2 + 2 * i])
+  local limit = tonumber(ARGV[2 + 2 * i])
+  local period = tonumber(ARGV[3 + 2 * i])
   redis.call('ZREMRANGEBYSCORE', key, '-inf', now - period)
-  local allowed = math.max(1, math.floor(limit * (1 - reserve)))
+  local allowed = math.floor(limit * (1 - reserve))
+  if reserve > 0 then
+    redis.call('ZREMRANGEBYSCORE', key .. ':must', '-inf', now - period)
+    allowed = allowed - redis.call('ZCARD', key .. ':must')
+  end
+  allowed = math.max(1, allowed)
   local count = redis.call('ZCARD', key)
   if count >= allowed then
     local at = redis.call('ZRANGE', key, count - allowed, count - allowed, 'WITHSCORES')
@@ -43,8 +52,13 @@ for i, key in ipairs(KEYS) do
 end
 if wait > 0 then return wait end
 for i, key in ipairs(KEYS) do
+  local period = tonumber(ARGV[3 + 2 * i])
   redis.call('ZADD', key, now, ARGV[2])
-  redis.call('PEXPIRE', key, tonumber(ARGV[2 + 2 * i]))
+  redis.call('PEXPIRE', key, period)
+  if must then
+    redis.call('ZADD', key .. ':must', now, ARGV[2])
+    redis.call('PEXPIRE', key .. ':must', period)
+  end
 end
 return 0
 """
@@ -74,14 +88,15 @@ class SharedWindows:
         return cls(Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5))
 
     async def claim(self, windows: Sequence[Window], reserve: float = 0.0,
-                    member: str | None = None) -> float | None:
+                    member: str | None = None, must: bool = False) -> float | None:
         """0.0 if one call fits every window (and is counted as `member`), else the seconds
-        to wait; None when Redis is away (the caller counts in process)."""
+        to wait; None when Redis is away (the caller counts in process). `must`: a call that
+        has to go (a reply's final text), for which calls with a `reserve` leave room."""
         if not windows or time.monotonic() < self._down_until:
             return None if windows else 0.0
         from redis.exceptions import RedisError
 
-        args: list[Any] = [reserve, member or uuid.uuid4().hex]
+        args: list[Any] = [reserve, member or uuid.uuid4().hex, int(must)]
         for w in windows:
             args += [w.limit, int(w.period_s * 1000)]
         try:

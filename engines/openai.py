@@ -181,7 +181,9 @@ class OpenAIModel(ChatModel):
                 raise ModelError(f"model '{self.id}': the server answered with {kind or 'no'} "
                                  "content instead of an event stream")
             try:
-                async for event in stream_json(batched_chunks(response, self.options.read_batch_s)):
+                chunks = batched_chunks(response, self.options.read_batch_s,
+                                        started=lambda: bool(pieces))  # first words at once
+                async for event in stream_json(chunks):
                     choice = self._choice(event)
                     usage = event.get("usage") or usage
                     if choice is None:

@@ -4,21 +4,25 @@ A server streams a reply as one small event per token, each in its own TCP segme
 reader woken for every segment wakes 20-50 times a second per reply, and each wake-up of an
 idle process costs far more CPU than parsing the event. `batched_chunks` pauses the
 socket's reading for `window_s` after each chunk it hands on: the tokens that arrive
-meanwhile wait in the kernel's buffer and are read at once when the window ends. The
-first chunk is read as soon as it arrives; the reader sees each token at most `window_s`
-late.
+meanwhile wait in the kernel's buffer and are read at once when the window ends. The reader
+sees each token at most `window_s` late, except the first words: until `started()` says the
+reader has them, every chunk is read as soon as it arrives. (OpenAI, vLLM and llama.cpp's
+server all send a chunk with no text, the reply's role, before the first token: a window
+opened by that chunk would hold the first words back.)
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import aiohttp
 
 
-async def batched_chunks(response: aiohttp.ClientResponse, window_s: float) -> AsyncIterator[bytes]:
-    """The body of `response` as it arrives, read at most once per `window_s`."""
+async def batched_chunks(response: aiohttp.ClientResponse, window_s: float,
+                         started: Callable[[], bool] = lambda: True) -> AsyncIterator[bytes]:
+    """The body of `response` as it arrives, read at most once per `window_s` from the chunk
+    after which `started()` holds."""
     connection = response.connection
     transport = connection.transport if connection is not None else None
     if window_s <= 0 or transport is None or not hasattr(transport, "pause_reading"):
@@ -37,7 +41,8 @@ async def batched_chunks(response: aiohttp.ClientResponse, window_s: float) -> A
     try:
         async for chunk in response.content.iter_any():
             yield chunk
-            if resume is None and not transport.is_closing() and transport.is_reading():
+            if (resume is None and started() and not transport.is_closing()
+                    and transport.is_reading()):
                 transport.pause_reading()
                 resume = loop.call_later(window_s, read_again)
     finally:

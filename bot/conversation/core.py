@@ -77,7 +77,7 @@ class Conversations:
         self.commands = Commands(service, reports)
         self.reports = reports
         self.shared = shared  # Redis, shared by the bot's processes (None: in process)
-        self.pacer = pacer or Pacer(shared=shared)
+        self.pacer = pacer or Pacer(shared=shared, observe=self.metrics.paced)
         self.admins = AdminCache()  # adapters' "is this user an admin here?" answers
         self.pending = PendingMessages()
         self.owed = OwedTurns(service.store)  # replies owed by turns in flight, or that died

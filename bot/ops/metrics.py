@@ -30,6 +30,9 @@ REPLY_BUCKETS = (0.5, 1, 2, 4, 8, 15, 30, 60, 120, 300)
 # How late the event loop runs a timer: a healthy loop stays within a few milliseconds.
 LOOP_LAG_BUCKETS = (0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5)
 LOOP_TICK_S = 0.5  # twice a second: each wake-up of an idle process costs CPU
+# How long a send or edit waited for the platform's budgets (none, mostly; a busy group's
+# 20 messages a minute can hold one for tens of seconds).
+PACING_BUCKETS = (0.001, 0.005, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 LAG_BUCKETS = (1, 10, 60, 300, 900, 3600, 4 * 3600, 24 * 3600, 7 * 24 * 3600)
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -75,6 +78,14 @@ class Metrics:
             "blendbot_event_loop_lag_seconds",
             f"How late the event loop woke up for a {LOOP_TICK_S}s timer",
             buckets=LOOP_LAG_BUCKETS, registry=registry)
+        self.pacing_wait = Histogram(
+            "blendbot_platform_wait_seconds",
+            "How long a reply's send or edit waited for the platform's message budgets",
+            ["platform"], buckets=PACING_BUCKETS, registry=registry)
+        self.previews_deferred = Counter(
+            "blendbot_previews_deferred",
+            "Streaming previews put off because the platform's budgets were nearly spent",
+            ["platform"], registry=registry)
         self.model_healthy = Gauge(
             "blendbot_model_healthy", "1 while a model may be drawn, 0 while it is benched",
             ["model"], registry=registry)
@@ -134,6 +145,13 @@ class Metrics:
     def report_ran(self, ok: bool, lag_s: float) -> None:
         self.report_runs.labels("ok" if ok else "error").inc()
         self.report_lag.observe(max(0.0, lag_s))
+
+    def paced(self, platform: str, waited_s: float | None) -> None:
+        """A send or edit waited `waited_s` for the budgets (None: a preview put off)."""
+        if waited_s is None:
+            self.previews_deferred.labels(platform).inc()
+        else:
+            self.pacing_wait.labels(platform).observe(waited_s)
 
     def http_trace(self, platform: str) -> aiohttp.TraceConfig:
         """An aiohttp trace counting a platform API's 429s (for discord.py's `http_trace`)."""

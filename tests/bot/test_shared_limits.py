@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from bot.conversation.pacing import Budget, Pacer
+from bot.conversation.render import PREVIEW_RESERVE
 from bot.ratelimit import RateLimiter
 from bot.shared_windows import SharedWindows
 
@@ -76,6 +77,22 @@ async def test_two_pacers_share_the_bots_outbound_budget(
     start = time.monotonic()
     await asyncio.gather(*(pacers[i % 2].take(budget) for i in range(15)))
     assert time.monotonic() - start > 2.0
+
+
+@needs_redis
+async def test_previews_across_processes_leave_room_for_every_reply(
+        two: tuple[SharedWindows, SharedWindows]) -> None:
+    """Twelve replies in a minute to one Telegram group, from two processes: previews use
+    only what the replies' final texts leave of the group's 20 a minute, so no final waits."""
+    group = [Budget(f"telegram:chat:{uuid.uuid4().hex}", 20, 60.0)]
+    pacers = [Pacer(shared=s) for s in two]
+    previews, finals = 0, []
+    for i in range(12):
+        pacer = pacers[i % 2]
+        previews += await pacer.claim(group, PREVIEW_RESERVE) == 0.0
+        finals.append(await pacer.claim(group, must=True))
+    assert finals == [0.0] * 12
+    assert 5 <= previews < 12
 
 
 async def test_redis_away_keeps_limits_in_process_and_says_so_once(

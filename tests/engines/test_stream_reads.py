@@ -67,3 +67,31 @@ async def test_the_connection_reads_again_for_the_next_request(server: str) -> N
         async with session.get(f"{server}/quick") as response:  # the same connection
             assert await response.text() == "ok"
         assert loop.time() - started < 1.0
+
+
+async def test_the_first_words_are_not_held_back_by_the_role_chunk_before_them() -> None:
+    """Real servers send the reply's role, with no text, before the first token: the first
+    words must reach the reader when they arrive, not a batch window later."""
+    from bot.bench_service import StubServer
+    from engines import ChatMessage, Conversation, SamplingParams
+    from engines.openai import OpenAIModel, OpenAIOptions
+
+    stub = StubServer(ttft_s=0.05, token_s=0.01, tokens=5, vary=False)
+    await stub.start()
+    model = OpenAIModel("stub", OpenAIOptions(base_urls=(stub.url,), model="stub",
+                                              read_batch_s=2.0), SamplingParams())
+    loop = asyncio.get_running_loop()
+    try:
+        started = loop.time()
+        first = None
+        pieces = []
+        async for item in model.stream(Conversation("", [ChatMessage("user", "hi")]),
+                                       SamplingParams(max_tokens=8)):
+            if isinstance(item, str):
+                first = first if first is not None else loop.time() - started
+                pieces.append(item)
+    finally:
+        await model.close()
+        await stub.stop()
+    assert "".join(pieces) == "word0 word1 word2 word3 word4"
+    assert first is not None and first < 1.0  # not 2 s: a window after the role chunk
