@@ -32,6 +32,7 @@ import importlib
 import itertools
 import os
 import random
+import shutil
 import signal
 import sys
 import tempfile
@@ -603,9 +604,16 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
         await telegram.close()
         await discord.stop()
         await drop()
+    try:
+        result = _result(tally, users, killed, killed_at, reports_expected, watch.reports_sent,
+                         lag_samples, discord, telegram, seconds)
+        if result["lost"] or result["duplicated"] or result["out_of_order"]:
+            kept = Path(tempfile.mkdtemp(prefix="blendbot-load-logs-"))
+            for log in procs.logs.values():  # the processes' logs, to find out why
+                shutil.copy(log, kept / log.name)
+            result["logs"] = str(kept)
+    finally:
         tmp.cleanup()
-    result = _result(tally, users, killed, killed_at, reports_expected, watch.reports_sent,
-                     lag_samples, discord, telegram, seconds)
     result["channels"] = channels
     result["think_s"] = think_s  # the load's level, with `messages_per_s`
     result["messages_per_s"] = round(result["messages"] / seconds, 1)

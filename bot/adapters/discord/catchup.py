@@ -41,6 +41,7 @@ class CatchUp:
         self._reading = asyncio.Semaphore(AT_ONCE)
         self._tasks: set[asyncio.Task[None]] = set()  # caught-up messages being handled
         self._lookups: set[asyncio.Task[dict[str, list[tuple[str, str]]]]] = set()  # running
+        self._late: set[int] = set()  # guilds whose catch-up outlasted WAIT_S (said once)
 
     # ---- the session's events ----------------------------------------------------------
 
@@ -89,9 +90,15 @@ class CatchUp:
     async def passed(self, guild_id: int | None) -> None:
         """Wait while `guild_id` is being caught up (at most WAIT_S)."""
         gate = self._gates.get(guild_id) if guild_id is not None else None
-        if gate is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(gate.wait(), WAIT_S)
+        if gate is None or guild_id is None:
+            return
+        try:
+            await asyncio.wait_for(gate.wait(), WAIT_S)
+        except TimeoutError:
+            if guild_id not in self._late:  # once per catch-up, not per waiting message
+                self._late.add(guild_id)
+                log.warning("guild %s: reading back what was missed takes over %.0f s; its "
+                            "new messages go ahead", guild_id, WAIT_S)
 
     async def close(self) -> None:
         """The lookups and read-backs still running are cancelled and waited for, so none is
@@ -107,6 +114,7 @@ class CatchUp:
     # ---- the work --------------------------------------------------------------------
 
     def _open(self, guild_id: int) -> None:
+        self._late.discard(guild_id)
         gate = self._gates.pop(guild_id, None)
         if gate is not None:
             gate.set()
