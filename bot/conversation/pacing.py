@@ -80,26 +80,18 @@ class Pacer:
 
     async def take(self, budgets: Sequence[Budget]) -> None:
         """Wait until one call fits every budget, then count it; callers waiting on the same
-        budgets go first come, first served (a chat's messages keep their order). While no
-        one waits, a call that fits goes at once: calls with room are not queued behind one
-        another's round trip to Redis."""
+        budgets go first come, first served (a chat's messages keep their order)."""
         key = tuple(b.key for b in budgets)
-        started = self._clock()
         queue = self._queues.get(key)
-        if queue is None or not queue.locked():
-            fits = await self.claim(budgets, must=True) <= 0
-        else:
-            fits = False
-        if not fits:
-            queue = self._queues.get(key)
-            if queue is None:
-                queue = self._queues[key] = asyncio.Lock()
-            async with queue:
-                while True:
-                    wait = await self.claim(budgets, must=True)
-                    if wait <= 0:
-                        break
-                    await asyncio.sleep(wait + 0.005)  # the window moves on by the clock alone
+        if queue is None:
+            queue = self._queues[key] = asyncio.Lock()
+        started = self._clock()
+        async with queue:
+            while True:
+                wait = await self.claim(budgets, must=True)
+                if wait <= 0:
+                    break
+                await asyncio.sleep(wait + 0.005)  # the window moves on by the clock alone
         if self.observe is not None:
             self.observe(_platform(budgets), self._clock() - started)
 
