@@ -546,7 +546,7 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
         watcher = asyncio.create_task(_follow(watch))
         await _until(lambda: watch.reports_sent >= reports_expected, REPORTS_WITHIN_S, 0.2)
         reports_s = time.monotonic() - started
-        lag_before = {n: await _scrape(http, p) for n, p in procs.metrics_ports.items()}
+        metrics_before = {n: await _scrape(http, p) for n, p in procs.metrics_ports.items()}
         say(f"load: {channels} channels, {channels * USERS_PER_CHANNEL} users, "
             f"{seconds:.0f} s")
         begin = time.monotonic()
@@ -565,20 +565,21 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
             n += 1
         kill_at, killed_at = begin + seconds * 0.4, 0.0
         back: asyncio.Task[None] | None = None
-        lag_samples: list[dict[str, float]] = []
+        metric_samples: list[dict[str, float]] = []
         while time.monotonic() < until:
             await asyncio.sleep(0.2)
             if not killed and time.monotonic() >= kill_at:
                 say("SIGKILL discord-0 (shards 0-1), then start it again")
-                lag_samples.append(_diff(await _scrape(http, procs.metrics_ports["discord-0"]),
-                                         lag_before.pop("discord-0")))
+                metric_samples.append(_diff(
+                    await _scrape(http, procs.metrics_ports["discord-0"]),
+                    metrics_before.pop("discord-0")))
                 killed_at = time.monotonic()
                 users.down = set(KILLED_SHARDS)
                 await procs.kill("discord-0")
                 killed += 1
                 await asyncio.sleep(1.0)
                 await procs.restart("discord-0")
-                lag_before["discord-0"] = {}
+                metrics_before["discord-0"] = {}
                 back = asyncio.create_task(_back(discord, users))
         await asyncio.gather(*tasks)
         if back is not None:
@@ -589,7 +590,7 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
         watch.update()
         watcher.cancel()
         for name, port in procs.metrics_ports.items():
-            lag_samples.append(_diff(await _scrape(http, port), lag_before.get(name, {})))
+            metric_samples.append(_diff(await _scrape(http, port), metrics_before.get(name, {})))
         died = procs.died()
         if died:
             say(f"bench load: {', '.join(died)} stopped during the run: {procs.tail(died[0])}")
@@ -606,11 +607,11 @@ async def load(settings: Settings, seconds: float, say: Callable[[str], None],
         await drop()
     try:
         result = _result(tally, users, killed, killed_at, reports_expected, watch.reports_sent,
-                         lag_samples, discord, telegram, seconds)
+                         metric_samples, discord, telegram, seconds)
         if result["lost"] or result["duplicated"] or result["out_of_order"]:
             kept = Path(tempfile.mkdtemp(prefix="blendbot-load-logs-"))
-            for log in procs.logs.values():  # the processes' logs, to find out why
-                shutil.copy(log, kept / log.name)
+            for path in procs.logs.values():  # the processes' logs, to find out why
+                shutil.copy(path, kept / path.name)
             result["logs"] = str(kept)
     finally:
         tmp.cleanup()
@@ -661,7 +662,7 @@ async def _until_listening(port: int, within: float = 30.0) -> None:
 
 
 def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_expected: int,
-            reports_sent: int, lag_samples: list[dict[str, float]], discord: Any,
+            reports_sent: int, metric_samples: list[dict[str, float]], discord: Any,
             telegram: Any, seconds: float) -> dict[str, Any]:
     acked = [s for s in tally.said if s.acked]
     lost = [s for s in acked if s.key not in tally.replies]
@@ -705,7 +706,7 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
         "killed": killed,
         "reports_expected": reports_expected,
         "reports_sent": reports_sent,
-        "loop_lag_p99_ms": _p99_ms(lag_samples, LOOP_LAG),
+        "loop_lag_p99_ms": _p99_ms(metric_samples, LOOP_LAG),
         "overhead_p50_ms": round(percentile(overheads, 0.5), 1),
         "overhead_p99_ms": round(percentile(overheads, 0.99), 1),
         # the same without the channels of the killed process's shards (its restart, the
@@ -717,9 +718,9 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
         "rest_peak_per_s": max(per_second.values(), default=0),
         # sends and edits held for the platforms' budgets (Telegram: 30 a second per bot,
         # 20 a minute per group), and previews left out for them
-        "platform_wait_p99_ms": {p: _p99_ms(lag_samples, PACING, f'platform="{p}"')
+        "platform_wait_p99_ms": {p: _p99_ms(metric_samples, PACING, f'platform="{p}"')
                                  for p in ("discord", "telegram")},
-        "previews_deferred": {p: _sum(lag_samples, DEFERRED % p)
+        "previews_deferred": {p: _sum(metric_samples, DEFERRED % p)
                               for p in ("discord", "telegram")},
         "lost_examples": [{"message": s.key, "channel": s.channel, "shard": s.shard,
                            "s_after_kill": round(s.at - killed_at, 2) if killed_at else None}
