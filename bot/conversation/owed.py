@@ -15,11 +15,12 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import datetime
 
 from ..logs import log_failure
 from ..storage import Store
-from ..storage.owed import OwedReplies, ReadBack
+from ..storage.owed import Claimed, OwedReplies, ReadBack, StoredReply
 from ..storage.store import AlsoWrite
 
 log = logging.getLogger(__name__)
@@ -55,17 +56,17 @@ class OwedTurns:
     def release(self, message_id: int) -> None:
         self._held.discard(message_id)
 
-    async def claim(self, channel_id: int, platform_message_id: str
-                    ) -> tuple[int, str | None] | None:
-        """(the message's id, the dead turn's preview to write the reply into), or None: it
-        is answered, or still held by a live turn after waiting up to 1.5 leases (its holder
-        may have just died: a fresh session reads a channel back before the lease lapses)."""
+    async def claim(self, channel_id: int, platform_message_id: str) -> Claimed | None:
+        """The message, the dead turn's preview to write the reply into and the reply it
+        stored but did not show; or None: it is answered, or still held by a live turn after
+        waiting up to 1.5 leases (its holder may have just died: a fresh session reads a
+        channel back before the lease lapses)."""
         deadline = asyncio.get_running_loop().time() + 1.5 * self.lease_s
         while True:
             got = await self.replies.claim(channel_id, platform_message_id, self.lease_s)
             if got is not None:
-                message_id, preview = got
-                return message_id, preview or self._unnoted.pop(message_id, None)
+                unnoted = self._unnoted.pop(got.message_id, None)
+                return replace(got, preview=got.preview or unnoted)
             if not await self.replies.held(channel_id, platform_message_id):
                 return None
             if asyncio.get_running_loop().time() > deadline:
@@ -96,8 +97,12 @@ class OwedTurns:
         except Exception:  # a takeover then sends a new message beside the old preview
             log_failure(log, "could not note the preview of owed message %s", message)
 
-    def settling(self, channel_id: int) -> AlsoWrite:
-        return self.replies.settled_by_reply(channel_id)
+    def noting_reply(self, channel_id: int, message_id: int) -> AlsoWrite:
+        """For the reply's transaction (see `OwedReplies.noted_with_reply`)."""
+        return self.replies.noted_with_reply(channel_id, message_id)
+
+    async def stored_reply(self, reply_id: int) -> StoredReply | None:
+        return await self.replies.stored_reply(reply_id)
 
     async def settle(self, message_id: int) -> None:
         try:
@@ -134,8 +139,14 @@ class OwedTurns:
                 and (m.channel_id, m.message_id) not in self._resending]
         if todo:
             log.warning("answering %d messages whose turn died", len(todo))
-        await asyncio.gather(*(self._resend(platform, resend, m.channel_id, m.message_id)
-                               for m in todo))
+        channels: dict[str, list[str]] = {}  # each channel's, oldest first
+        for m in todo:
+            channels.setdefault(m.channel_id, []).append(m.message_id)
+
+        async def in_order(channel: str, messages: list[str]) -> None:
+            for message in messages:
+                await self._resend(platform, resend, channel, message)
+        await asyncio.gather(*(in_order(c, ms) for c, ms in channels.items()))
         return len(todo)
 
     async def behind(self, platform: str, mine: Callable[[str], bool],

@@ -55,6 +55,9 @@ class Turn:
     screen: Callable[[str], bool] | None = None  # True: this text must not be previewed
     ask_admin: Callable[[], Awaitable[bool]] | None = None  # the adapter's "an admin here?"
     also: list[AlsoWrite] = field(default_factory=list)  # committed with the stored reply
+    # run once the outcome is shown (True), or once its showing is cancelled (False: the
+    # process is going away, and another one shows it)
+    shown: list[Callable[[bool], Awaitable[None]]] = field(default_factory=list)
     outcome: Outcome | None = None
 
     def end(self, kind: OutcomeKind, text: str = "", reason: str = "") -> None:

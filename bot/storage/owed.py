@@ -1,13 +1,16 @@
 """Owed replies: a user's message the bot has yet to answer, held by the turn answering it.
 
 The message is stored with `owed_until` (a lease) in the same insert that records it. The
-process answering it renews the lease while it works; the reply's own transaction settles the
-channel's owed messages up to it (the reply answers from the whole history); a turn that ends
-another way settles its own. A process killed mid-turn leaves a lease that lapses (and, if
-its preview was showing, that preview's platform id in `owed_preview`): the message is then
-claimed (one conditional UPDATE, so only one process wins) and answered by whichever
-process sees it next — a platform's redelivery, or a sweep of lapsed recent ones. Only a
-channel's newest owed message is claimed: its reply settles the older ones with it.
+process answering it renews the lease while it works and settles it once the reply shows:
+the reply's own transaction notes the reply on the message (`owed_reply`) and settles the
+channel's earlier messages whose turn died (nobody holds them; the reply answers from the
+whole history, theirs included). A turn that ends another way settles its own. A message held
+by a live turn is never settled by another turn's reply: two messages in flight at once each
+get their own. A process killed mid-turn leaves a lease that lapses (and, if its preview was
+showing, that preview's platform id in `owed_preview`): the message is then claimed (one
+conditional UPDATE, so only one process wins) and answered by whichever process sees it next
+(a platform's redelivery, or a sweep of lapsed recent ones, oldest first in each channel)
+with the reply the dead turn stored, if it got that far, else a new one.
 """
 
 from __future__ import annotations
@@ -16,20 +19,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, and_, exists, func, select, update
+from sqlalchemy import and_, func, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.orm import aliased
 
 from .store import AlsoWrite, Store
-from .tables import Channel, Community, Message, utcnow
-
-_newer = aliased(Message)
-
-
-def _newest_owed() -> ColumnElement[bool]:
-    """No newer message of the same channel is owed (that one is answered instead)."""
-    return ~exists().where(_newer.channel_id == Message.channel_id, _newer.id > Message.id,
-                           _newer.owed_until.is_not(None))
+from .tables import Channel, Community, Delivery, Message, utcnow
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +31,22 @@ class OwedMessage:
     community_id: str  # the platform's ids
     channel_id: str
     message_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Claimed:
+    """A message taken over from a turn that died."""
+    message_id: int
+    preview: str | None  # the platform message showing the dead turn's preview
+    reply_id: int | None  # the reply it had stored and not shown (shown now, not written)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReply:
+    id: int
+    text: str
+    model_id: str | None
+    shown_in: tuple[str, ...]  # the platform messages recorded as carrying it
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,13 +115,17 @@ class OwedReplies:
         return bool(done.rowcount)
 
     @staticmethod
-    def settled_by_reply(channel_id: int) -> AlsoWrite:
-        """For the reply's transaction: it answers the channel's owed messages before it."""
+    def noted_with_reply(channel_id: int, message_id: int) -> AlsoWrite:
+        """For the reply's transaction: `message_id` keeps its lease until the reply shows,
+        noting the reply (a turn that takes it over shows that one); the channel's earlier
+        messages whose turn died are settled (nobody holds them; the reply saw them)."""
 
         async def write(conn: AsyncConnection, reply_id: int) -> None:
+            await conn.execute(update(Message).where(Message.id == message_id)
+                               .values(owed_reply=reply_id))
             await conn.execute(update(Message)
-                               .where(Message.channel_id == channel_id, Message.id < reply_id,
-                                      Message.owed_until.is_not(None))
+                               .where(Message.channel_id == channel_id,
+                                      Message.id < message_id, Message.owed_until < utcnow())
                                .values(owed_until=None))
         return write
 
@@ -124,25 +138,35 @@ class OwedReplies:
                        Message.platform_message_id == platform_message_id))).scalar()
         return until is not None and until >= utcnow()
 
+    async def stored_reply(self, reply_id: int) -> StoredReply | None:
+        """A reply a dead turn stored (None: it is gone)."""
+        async with self.store.engine.connect() as conn:
+            row = (await conn.execute(select(Message.text, Message.model_id)
+                                      .where(Message.id == reply_id))).one_or_none()
+            shown = (await conn.execute(select(Delivery.platform_message_id)
+                                        .where(Delivery.message_id == reply_id)
+                                        .order_by(Delivery.part))).scalars().all()
+        return StoredReply(reply_id, row[0], row[1], tuple(shown)) if row is not None else None
+
     async def claim(self, channel_id: int, platform_message_id: str,
-                    seconds: float) -> tuple[int, str | None] | None:
-        """Take over a stored message whose turn died (its lease lapsed): its id and the
-        platform message of the dead turn's preview, if it showed one; None if it is
-        answered, held by a live turn, or a newer message of its channel is owed."""
+                    seconds: float) -> Claimed | None:
+        """Take over a stored message whose turn died (its lease lapsed); None if it is
+        answered or held by a live turn."""
         now = utcnow()
         async with self.store.writing(), self.store.engine.begin() as conn:
             got = (await conn.execute(
                 update(Message)
                 .where(Message.channel_id == channel_id,
                        Message.platform_message_id == platform_message_id,
-                       Message.role == "user", Message.owed_until < now, _newest_owed())
+                       Message.role == "user", Message.owed_until < now)
                 .values(owed_until=self.lease(seconds, now))
-                .returning(Message.id, Message.owed_preview))).one_or_none()
-        return (int(got[0]), got[1]) if got is not None else None
+                .returning(Message.id, Message.owed_preview, Message.owed_reply))
+                   ).one_or_none()
+        return Claimed(int(got[0]), got[1], got[2]) if got is not None else None
 
     async def lapsed(self, platform: str, within_s: float, limit: int = 100
                      ) -> list[OwedMessage]:
-        """Recent (`within_s`) messages of `platform` whose turn died, newest per channel."""
+        """Recent (`within_s`) messages of `platform` whose turn died, oldest first."""
         now = utcnow()
         async with self.store.engine.connect() as conn:
             rows = (await conn.execute(
@@ -152,8 +176,7 @@ class OwedReplies:
                 .join(Community, Community.id == Channel.community_id)
                 .where(Message.owed_until < now, Channel.platform == platform,
                        and_(Message.created_at > now - timedelta(seconds=within_s),
-                            Message.platform_message_id.is_not(None)),
-                       _newest_owed())
+                            Message.platform_message_id.is_not(None)))
                 .order_by(Message.id).limit(limit))).all()
         return [OwedMessage(str(c), str(ch), str(m)) for c, ch, m in rows]
 

@@ -164,6 +164,8 @@ class Message(Base):
     owed_until: Mapped[datetime | None] = mapped_column(UTCDateTime, default=None)
     # the platform message showing that turn's preview: the turn that takes over edits it
     owed_preview: Mapped[str | None] = mapped_column(String(64), default=None)
+    # the reply stored for it that its turn had not shown yet: a turn that takes over shows it
+    owed_reply: Mapped[int | None] = mapped_column(BigInteger, default=None)
 
 
 class SettingChange(Base):

@@ -1,7 +1,7 @@
 """Owed replies over a real database: a message whose turn died with its process (killed
 mid-generation) is answered exactly once — by the platform's redelivery or by another
-process's sweep — never while the turn that holds it is alive, and a reply that answers the
-channel settles every earlier owed message with it."""
+process's sweep — never while the turn that holds it is alive; each owed message gets its own
+reply, and one whose reply was stored but not shown is shown that reply."""
 
 from __future__ import annotations
 
@@ -178,18 +178,98 @@ async def test_a_message_deleted_before_the_sweep_is_not_looked_for_again(
     assert await live.owed.sweep("discord", lambda _: True, never) == 0
 
 
-async def test_one_reply_answers_every_earlier_message_the_dead_process_owed(
+async def test_each_message_the_dead_process_owed_gets_its_own_reply_in_order(
         stores: tuple[Store, Store]) -> None:
+    """Two users spoke at once and the process died with both owed: each is answered."""
     dead, live = core(stores[0]), core(stores[1])
     first, second = event("one", message_id="p1"), event("two", message_id="p2")
     await killed_mid_generation(dead, first)
-    await asyncio.sleep(LEASE_S + 0.2)
-    # only the channel's newest owed message is taken over: its reply covers both
     await killed_mid_generation(dead, second)
     await asyncio.sleep(LEASE_S + 0.2)
-    assert (await live.handle(first, MemoryOutbox())).reason == "redelivered"
-    assert (await live.handle(second, MemoryOutbox())).kind == "reply"
-    assert (await live.handle(first, MemoryOutbox())).reason == "redelivered"
+    answered: list[tuple[str, str]] = []
+
+    async def resend(channel: str, message_id: str) -> bool:
+        message = first if message_id == "p1" else second
+        outcome = await live.handle(message, MemoryOutbox())
+        answered.append((message_id, outcome.kind))
+        return True
+
+    assert await live.owed.sweep("discord", lambda _: True, resend) == 2
+    assert answered == [("p1", "reply"), ("p2", "reply")]  # oldest first, one reply each
+    assert replies([await live.handle(m, MemoryOutbox()) for m in (first, second)]) == 0
+    await asyncio.sleep(LEASE_S + 0.2)
+    assert await live.owed.sweep("discord", lambda _: True, never) == 0
+
+
+class StuckOutbox(MemoryOutbox):
+    """A platform whose sends hang once the reply is written (the process dies there)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stuck = asyncio.Event()
+
+    async def send(self, text: str, *, reply_to: str | None, controls: bool) -> str:
+        self.stuck.set()
+        await asyncio.Event().wait()
+        raise AssertionError("never")
+
+
+async def test_a_reply_stored_but_not_shown_when_its_process_died_is_shown_not_lost(
+        stores: tuple[Store, Store]) -> None:
+    """Killed between storing the reply and showing it: the message stays owed, and the
+    process that takes it over shows that reply (it does not write another one)."""
+    dead, live = core(stores[0]), core(stores[1])
+    message = event("are you there?", message_id="p1")
+    stuck = StuckOutbox()
+    task = asyncio.create_task(dead.handle(message, stuck))
+    await asyncio.wait_for(stuck.stuck.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    written = await dead.service.history("discord", "c1")
+    assert [m.role for m in written] == ["user", "assistant"]  # stored, never shown
+    await asyncio.sleep(LEASE_S + 0.2)
+    shown: list[str] = []
+
+    async def resend(channel: str, message_id: str) -> bool:
+        outbox = MemoryOutbox()
+        outcome = await live.handle(message, outbox)
+        assert outcome.kind == "reply"
+        shown.extend(outbox.texts())
+        return True
+
+    assert await live.owed.sweep("discord", lambda _: True, resend) == 1
+    assert shown == [written[-1].text]  # the stored reply, shown once
+    assert model(live).calls == []  # not written again
+    history = await live.service.history("discord", "c1")
+    assert [m.role for m in history] == ["user", "assistant"]
+    assert replies([await live.handle(message, MemoryOutbox())]) == 0
+    await asyncio.sleep(LEASE_S + 0.2)
+    assert await live.owed.sweep("discord", lambda _: True, never) == 0
+
+
+async def test_a_reply_shown_just_before_its_process_died_is_not_shown_again(
+        stores: tuple[Store, Store]) -> None:
+    dead, live = core(stores[0]), core(stores[1])
+    message = event("hello", message_id="p1")
+    settled = asyncio.Event()
+
+    async def killed_before_settling(message_id: int) -> None:
+        settled.set()
+        await asyncio.Event().wait()
+    dead.owed.settle = killed_before_settling  # type: ignore[method-assign]
+    outbox = MemoryOutbox()
+    task = asyncio.create_task(dead.handle(message, outbox))
+    await asyncio.wait_for(settled.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    sent, shown = [c for c in outbox.calls if c[0] == "send"], outbox.texts()
+    assert len(sent) == 1 and len(shown) == 1  # the reply shows (its delivery is recorded)
+    await asyncio.sleep(LEASE_S + 0.2)
+    await live.handle(message, outbox)  # the same platform: at most its own preview edited
+    assert [c for c in outbox.calls if c[0] == "send"] == sent
+    assert outbox.texts() == shown
     await asyncio.sleep(LEASE_S + 0.2)
     assert await live.owed.sweep("discord", lambda _: True, never) == 0
 

@@ -5,7 +5,8 @@ failed) identifies anew, and what was said meanwhile — including messages disp
 dead process that it never read — never arrives. So when a guild becomes available on a
 fresh session, its recently active channels are read back over REST — from the oldest
 message still owed a reply (its turn died), else after the newest stored one — and handed to
-the core oldest first (the core recognises the ones it has and takes over the owed ones).
+the core oldest first (the core recognises the ones it has and takes over the owed ones,
+writing into the bot's own answer to one, if the dead turn had begun to show it).
 Until that is done the guild's new messages wait, so each channel's messages reach the core
 in the order they were sent (and no message is handled before its guild is cached).
 """
@@ -22,7 +23,7 @@ from typing import Any
 import discord
 
 from ...conversation import Conversations
-from .output import PLATFORM, limits_for
+from .output import PLATFORM
 
 log = logging.getLogger(__name__)
 WAIT_S = 30.0  # a new message waits at most this long for its guild's catch-up
@@ -145,14 +146,17 @@ class CatchUp:
                      sum(map(len, behind.values())))
         return behind
 
-    def _unfinished(self, messages: list[discord.Message]) -> dict[str, str]:
-        """The bot's own previews among `messages` that were never finished (a killed turn's:
-        still ending in the writing marker), by the message each one answers."""
+    def _answers(self, messages: list[discord.Message]) -> dict[str, str]:
+        """The bot's own first message among `messages` answering each message: a killed
+        turn's unfinished preview, or its reply shown just before it died. The core notes it
+        for the message if that is still owed, and a turn that takes over writes into it."""
         me = self.client.user
-        marker = limits_for(0).writing
-        return {str(m.reference.message_id): str(m.id) for m in messages
-                if me is not None and m.author.id == me.id and m.reference is not None
-                and m.reference.message_id is not None and m.content.endswith(marker)}
+        found: dict[str, str] = {}
+        for m in messages:
+            if (me is not None and m.author.id == me.id and m.reference is not None
+                    and m.reference.message_id is not None):
+                found.setdefault(str(m.reference.message_id), str(m.id))
+        return found
 
     async def _read_back(self, channel_id: str, after: str) -> None:
         """The channel's messages after `after`, handed to the core in order: each one's turn
@@ -165,7 +169,7 @@ class CatchUp:
                     limit=HISTORY_LIMIT, after=discord.Object(int(after)), oldest_first=True)]
             except (discord.NotFound, discord.Forbidden):
                 return  # the channel is gone, or the bot may no longer read it
-        for message, preview in self._unfinished(missed).items():
+        for message, preview in self._answers(missed).items():
             await self.core.found_preview(PLATFORM, channel_id, message, preview)
         for message in missed:
             task = asyncio.create_task(self.handle(message), name="caught-up")

@@ -1,13 +1,14 @@
 """Record the user's message (committed before any model runs), after any messages kept
 while the database was away, in their order; the message is owed a reply until the turn
-ends (`bot.conversation.owed`), and a redelivered one whose turn died is taken over."""
+ends and its reply shows (`bot.conversation.owed`), and a redelivered one whose turn died is
+taken over: shown the reply that turn stored, if it got that far, else answered anew."""
 
 from __future__ import annotations
 
 from ...storage import DuplicateMessage
 from ..owed import OwedTurns
 from ..pending import PendingMessages
-from ..pipeline import Next, Turn
+from ..pipeline import Next, Outcome, Turn
 from ..service import ChatService
 
 
@@ -29,7 +30,7 @@ class RecordMessage:
                 for later in kept[index:]:  # still away: keep this one and the rest
                     self.pending.keep(later.event, later.at)
                 raise
-        owed = self.owed
+        owed, stored = self.owed, None  # stored: the reply a dead turn stored, not shown
         try:
             message_id = await self.service.add_user_message(turn.channel, turn.event,
                                                              owed_until=owed.until())
@@ -37,16 +38,24 @@ class RecordMessage:
             claimed = await owed.claim(turn.channel.id, turn.event.message_id or "")
             if claimed is None:
                 return turn.end("ignored", reason="redelivered")
-            message_id, dead_preview = claimed
-            if dead_preview is not None and turn.live is not None:
-                turn.live.adopt(dead_preview)  # written into, not shown twice
+            message_id = claimed.message_id
+            if claimed.reply_id is not None:  # its reply was stored: shown now, not redone
+                stored = await owed.stored_reply(claimed.reply_id)
+                if stored is not None and set(stored.shown_in) - {claimed.preview}:
+                    await self._settle(message_id)  # shown already: it died just after
+                    return turn.end("ignored", reason="redelivered")
+            if claimed.preview is not None and turn.live is not None:
+                turn.live.adopt(claimed.preview)  # written into, not shown twice
         turn.user_stored = True
         if turn.live is not None:
             turn.live.on_sent = owed.noting_preview(message_id)
-        turn.also.append(owed.settling(turn.channel.id))
+        turn.also.append(owed.noting_reply(turn.channel.id, message_id))
         owed.hold(message_id)
         try:
-            await rest(turn)
+            if stored is not None:
+                turn.outcome = Outcome("reply", stored.text, stored.model_id, stored.id)
+            else:
+                await rest(turn)
         except Exception:  # the apology answers it
             owed.release(message_id)
             await owed.settle(message_id)
@@ -54,7 +63,13 @@ class RecordMessage:
         except BaseException:  # cancelled (shutting down): still owed, for another process
             owed.release(message_id)
             raise
-        owed.release(message_id)
         outcome = turn.outcome
-        if outcome is None or outcome.kind != "reply" or outcome.message_id is None:
-            await owed.settle(message_id)
+        if outcome is not None and outcome.kind == "reply" and outcome.message_id is not None:
+            turn.shown.append(lambda shown: self._settle(message_id, shown))  # held till seen
+        else:
+            await self._settle(message_id)
+
+    async def _settle(self, message_id: int, shown: bool = True) -> None:
+        self.owed.release(message_id)
+        if shown:
+            await self.owed.settle(message_id)
