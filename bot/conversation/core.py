@@ -126,6 +126,7 @@ class Conversations:
             task.cancel()
         if running:
             await asyncio.wait(running, timeout=STOP_WAIT_S)
+        await self.owed.flush()  # replies shown in the last moment: answered, not owed
 
     async def handle(self, event: InboundEvent, outbox: Outbox,
                      is_admin: Callable[[], Awaitable[bool]] | None = None) -> Outcome:

@@ -28,6 +28,7 @@ LEASE_S = 10.0  # renewed every LEASE_S / 3; shorter than the inbox's chat lease
 SWEEP_S = 3.0  # how often lapsed messages are looked for
 CLAIM_POLL_S = 0.5  # how often a redelivery of a held message looks whether its lease lapsed
 RECENT_S = 900.0  # older ones are not answered any more (the conversation moved on)
+SETTLE_EVERY_S = 0.1  # replies shown within this are settled together (one statement)
 UNNOTED_KEPT = 10_000  # previews that could not be noted, remembered in this process
 Resend = Callable[[str, str], Awaitable[bool]]  # (channel, message) -> False: it is gone
 
@@ -38,6 +39,8 @@ class OwedTurns:
         self.lease_s = lease_s
         self._held: set[int] = set()
         self._renewer: asyncio.Task[None] | None = None
+        self._shown: set[int] = set()  # held messages whose reply shows, to settle
+        self._settler: asyncio.Task[None] | None = None
         self._resending: set[tuple[str, str]] = set()
         self._away = False
         # previews this process showed but could not note (the database was away): a takeover
@@ -105,10 +108,36 @@ class OwedTurns:
         return await self.replies.stored_reply(reply_id)
 
     async def settle(self, message_id: int) -> None:
+        """The turn of this held message ended without a reply (released)."""
+        self.release(message_id)
         try:
-            await self.replies.settle(message_id)
+            await self.replies.settle([message_id])
         except Exception:  # its lease lapses; another turn may then answer it
             log_failure(log, "could not settle owed message %s", message_id)
+
+    def shown(self, message_id: int) -> None:
+        """The reply to this held message shows: it is settled within SETTLE_EVERY_S, with
+        the others shown meanwhile (held until then: killed before, a takeover finds its
+        reply shown and leaves it)."""
+        self._shown.add(message_id)
+        if self._settler is None or self._settler.done():
+            self._settler = asyncio.create_task(self._settle_shown(), name="owed-settle")
+
+    async def _settle_shown(self) -> None:
+        while self._shown:
+            await asyncio.sleep(SETTLE_EVERY_S)
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Settle the messages whose reply shows now (at shutdown, too)."""
+        batch, self._shown = sorted(self._shown), set()
+        if not batch:
+            return
+        try:
+            await self.replies.settle(batch)
+        except Exception:  # their leases lapse; a takeover finds each reply shown
+            log_failure(log, "could not settle %d answered messages", len(batch))
+        self._held.difference_update(batch)
 
     async def _renew(self) -> None:
         while self._held:

@@ -57,7 +57,7 @@ class Turn:
     also: list[AlsoWrite] = field(default_factory=list)  # committed with the stored reply
     # run once the outcome is shown (True), or once its showing is cancelled (False: the
     # process is going away, and another one shows it)
-    shown: list[Callable[[bool], Awaitable[None]]] = field(default_factory=list)
+    shown: list[Callable[[bool], None]] = field(default_factory=list)
     outcome: Outcome | None = None
 
     def end(self, kind: OutcomeKind, text: str = "", reason: str = "") -> None:

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from .store import AlsoWrite, Store
@@ -76,10 +76,11 @@ class OwedReplies:
                                       Message.owed_until.is_not(None))
                                .values(owed_until=self.lease(seconds)))
 
-    async def settle(self, message_id: int) -> None:
-        """The turn of this message ended without a stored reply (a notice, an apology)."""
+    async def settle(self, message_ids: Sequence[int]) -> None:
+        """These messages are answered: their reply shows, or their turn ended another way
+        (a notice, an apology)."""
         async with self.store.writing(), self.store.engine.begin() as conn:
-            await conn.execute(update(Message).where(Message.id == message_id)
+            await conn.execute(update(Message).where(Message.id.in_(list(message_ids)))
                                .values(owed_until=None))
 
     async def settle_by_id(self, channel: str, platform: str, message_id: str) -> None:
@@ -121,12 +122,15 @@ class OwedReplies:
         messages whose turn died are settled (nobody holds them; the reply saw them)."""
 
         async def write(conn: AsyncConnection, reply_id: int) -> None:
-            await conn.execute(update(Message).where(Message.id == message_id)
-                               .values(owed_reply=reply_id))
+            own = Message.id == message_id
             await conn.execute(update(Message)
-                               .where(Message.channel_id == channel_id,
-                                      Message.id < message_id, Message.owed_until < utcnow())
-                               .values(owed_until=None))
+                               .where(or_(own, and_(Message.channel_id == channel_id,
+                                                    Message.id < message_id,
+                                                    Message.owed_until < utcnow())))
+                               .values(owed_reply=case((own, reply_id),
+                                                       else_=Message.owed_reply),
+                                       owed_until=case((own, Message.owed_until),
+                                                       else_=None)))
         return write
 
     async def held(self, channel_id: int, platform_message_id: str) -> bool:

@@ -42,7 +42,7 @@ class RecordMessage:
             if claimed.reply_id is not None:  # its reply was stored: shown now, not redone
                 stored = await owed.stored_reply(claimed.reply_id)
                 if stored is not None and set(stored.shown_in) - {claimed.preview}:
-                    await self._settle(message_id)  # shown already: it died just after
+                    await owed.settle(message_id)  # shown already: it died just after
                     return turn.end("ignored", reason="redelivered")
             if claimed.preview is not None and turn.live is not None:
                 turn.live.adopt(claimed.preview)  # written into, not shown twice
@@ -57,7 +57,6 @@ class RecordMessage:
             else:
                 await rest(turn)
         except Exception:  # the apology answers it
-            owed.release(message_id)
             await owed.settle(message_id)
             raise
         except BaseException:  # cancelled (shutting down): still owed, for another process
@@ -65,11 +64,12 @@ class RecordMessage:
             raise
         outcome = turn.outcome
         if outcome is not None and outcome.kind == "reply" and outcome.message_id is not None:
-            turn.shown.append(lambda shown: self._settle(message_id, shown))  # held till seen
+            turn.shown.append(lambda shown: self._shown(message_id, shown))  # held till seen
         else:
-            await self._settle(message_id)
+            await owed.settle(message_id)
 
-    async def _settle(self, message_id: int, shown: bool = True) -> None:
-        self.owed.release(message_id)
+    def _shown(self, message_id: int, shown: bool) -> None:
         if shown:
-            await self.owed.settle(message_id)
+            self.owed.shown(message_id)
+        else:  # cancelled before it showed: still owed, for another process
+            self.owed.release(message_id)

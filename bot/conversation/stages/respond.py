@@ -49,12 +49,12 @@ class Respond:
             await self._show(turn, outcome, quote)
         except asyncio.CancelledError:
             for then in turn.shown:
-                await then(False)
+                then(False)
             raise
         except Exception:
             log_failure(log, "could not show a reply in %s", turn.key)
         for then in turn.shown:
-            await then(True)
+            then(True)
 
     async def _show(self, turn: Turn, outcome: Outcome, quote: str | None) -> None:
         preview = await turn.live.finish() if turn.live is not None else None
