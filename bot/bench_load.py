@@ -712,8 +712,8 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
         # the same without the channels of the killed process's shards (its restart, the
         # lapse of its leases and the takeovers are in the figure above)
         "overhead_p99_ms_spared_by_kill": round(percentile(spared, 0.99), 1),
-        "overhead_ms_by_platform": {p: {"p50": round(percentile(v, 0.5), 1),
-                                        "p99": round(percentile(v, 0.99), 1)}
+        "overhead_ms_by_platform": {p: {f"p{q}": round(percentile(v, q / 100), 1)
+                                        for q in (50, 90, 95, 99)}
                                     for p, v in sorted(by_platform.items())},
         "rest_peak_per_s": max(per_second.values(), default=0),
         # sends and edits held for the platforms' budgets (Telegram: 30 a second per bot,

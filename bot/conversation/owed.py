@@ -70,7 +70,8 @@ class OwedTurns:
             if got is not None:
                 unnoted = self._unnoted.pop(got.message_id, None)
                 return replace(got, preview=got.preview or unnoted)
-            if not await self.replies.held(channel_id, platform_message_id):
+            held = await self.replies.held(channel_id, platform_message_id)
+            if held is None or held in self._held:  # answered, or being answered here
                 return None
             if asyncio.get_running_loop().time() > deadline:
                 return None

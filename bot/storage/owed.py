@@ -133,14 +133,16 @@ class OwedReplies:
                                                        else_=None)))
         return write
 
-    async def held(self, channel_id: int, platform_message_id: str) -> bool:
-        """Whether the stored message is owed under a live lease (a turn is answering it)."""
+    async def held(self, channel_id: int, platform_message_id: str) -> int | None:
+        """The stored message's id if it is owed under a live lease (a turn is answering it,
+        or its reply shows and is about to be settled)."""
         async with self.store.engine.connect() as conn:
-            until = (await conn.execute(
-                select(Message.owed_until)
+            row = (await conn.execute(
+                select(Message.id, Message.owed_until)
                 .where(Message.channel_id == channel_id,
-                       Message.platform_message_id == platform_message_id))).scalar()
-        return until is not None and until >= utcnow()
+                       Message.platform_message_id == platform_message_id))).one_or_none()
+        return int(row[0]) if row is not None and row[1] is not None and row[1] >= utcnow() \
+            else None
 
     async def stored_reply(self, reply_id: int) -> StoredReply | None:
         """A reply a dead turn stored (None: it is gone)."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -87,6 +88,18 @@ async def test_a_killed_turn_is_answered_once_by_the_platforms_redelivery(
     assert replies(later) == 0
     history = await live.service.history("discord", "c1")
     assert [m.role for m in history] == ["user", "assistant"]  # stored once, answered once
+
+
+async def test_a_redelivery_just_after_the_reply_does_not_wait_for_a_lease(
+        stores: tuple[Store, Store], caplog: pytest.LogCaptureFixture) -> None:
+    """The reply shows and its message settles a moment later: a redelivery to the same
+    process meanwhile is known answered there, and the channel's next turn is not held up."""
+    live = core(stores[0])
+    message = event("hi", message_id="p1")
+    assert (await live.handle(message, MemoryOutbox())).kind == "reply"
+    with caplog.at_level(logging.INFO, logger="bot.conversation.owed"):
+        assert (await live.handle(message, MemoryOutbox())).reason == "redelivered"
+    assert "waiting for its lease" not in caplog.text
 
 
 async def test_a_process_that_stops_mid_turn_cancels_it_and_the_next_one_answers_it_once(
