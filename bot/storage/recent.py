@@ -19,7 +19,8 @@ class _Entry:
 
 
 class RecentHistory:
-    """Per channel id. Writes of other processes (or of an import) show after `ttl_s`."""
+    """Per channel id. Writes of other processes (or of an import) show after `ttl_s`, or
+    sooner: the next message stored here finds them (`Store.add_message`)."""
 
     def __init__(self, ttl_s: float) -> None:
         self.ttl_s = ttl_s
@@ -39,6 +40,17 @@ class RecentHistory:
             del self._entries[oldest]
         self._entries[channel_id] = _Entry(list(messages), limit,
                                            time.monotonic() + self.ttl_s)
+
+    def newest(self, channel_id: int) -> int | None:
+        """The id of the newest message kept for the channel (None: nothing kept; an entry
+        with no message is dropped, as it cannot be checked against the database)."""
+        entry = self._entries.get(channel_id)
+        if entry is None or entry.expires < time.monotonic():
+            return None
+        if not entry.messages:
+            del self._entries[channel_id]
+            return None
+        return entry.messages[-1].id
 
     def append(self, channel_id: int, message: StoredMessage) -> None:
         entry = self._entries.get(channel_id)

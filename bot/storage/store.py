@@ -35,6 +35,8 @@ def table(model: type[Base]) -> Table:
 
 
 _INSERT_MESSAGE = insert(table(Message))
+_NEWEST_MESSAGE = (select(func.max(table(Message).c.id))
+                   .where(table(Message).c.channel_id == bindparam("channel_id")))
 _CHANNEL_WITH_COMMUNITY = (
     select(*table(Channel).c, Community.external_id.label("community_external"),
            Community.name.label("community_name"))
@@ -233,8 +235,12 @@ class Store:
         """
         values = {"channel_id": channel_id, "role": role, "text": text,
                   "created_at": fields.pop("created_at", None) or utcnow(), **fields}
+        kept = self.recent.newest(channel_id)  # is what this process keeps still the newest?
+        before = kept
         try:
             async with self.writing(), self.engine.begin() as conn:
+                if kept is not None:  # another process (a webhook worker) may have written
+                    before = await conn.scalar(_NEWEST_MESSAGE, {"channel_id": channel_id})
                 inserted = await conn.execute(_INSERT_MESSAGE, values)
                 message_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
                 for write in also:
@@ -245,7 +251,9 @@ class Store:
             raise DuplicateMessage(fields["platform_message_id"]) from exc
         user_id = fields.get("user_id")
         author = self._names.get(user_id) if user_id is not None else None
-        if user_id is not None and author is None:
+        if before != kept:  # it wrote here meanwhile: read the channel again
+            self.forget(channel_id)
+        elif user_id is not None and author is None:
             self.recent.forget(channel_id)
         else:
             self.recent.append(channel_id, StoredMessage(

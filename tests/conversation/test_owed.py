@@ -29,19 +29,6 @@ def core(store: Store, **options: Any) -> Conversations:
     return c
 
 
-@pytest.fixture
-async def stores(database: Any) -> AsyncIterator[tuple[Store, Store]]:
-    """Two processes' stores over one database."""
-    one, other = database.store(), database.store()
-    await one.open()
-    await other.open()
-    try:
-        yield one, other
-    finally:
-        await one.close()
-        await other.close()
-
-
 def model(c: Conversations) -> StubModel:
     stub = c.service.engine.models["a"]
     assert isinstance(stub, StubModel)
