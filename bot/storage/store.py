@@ -235,7 +235,9 @@ class Store:
         """
         values = {"channel_id": channel_id, "role": role, "text": text,
                   "created_at": fields.pop("created_at", None) or utcnow(), **fields}
-        kept = self.recent.newest(channel_id)  # is what this process keeps still the newest?
+        # a user's message starts a turn: is the history this process keeps still the newest?
+        # (a reply follows its own turn's message, and one chat's turns take turns)
+        kept = self.recent.newest(channel_id) if role == "user" else None
         before = kept
         try:
             async with self.writing(), self.engine.begin() as conn:
