@@ -1,5 +1,6 @@
 """What a turn writes, and when: the user's message before the model runs, the reply with the
-preview that shows it before the final text is shown, each in one transaction."""
+preview that shows it before the final text is shown, each in one transaction; once the
+reply shows, its message is settled (with the others shown meanwhile)."""
 
 from __future__ import annotations
 
@@ -43,6 +44,7 @@ async def test_a_streamed_turn_commits_three_times_and_its_preview_leads_to_the_
         store: Store) -> None:
     c = core_for(store, BlendedEngine([StubModel("a", delay=0.06)], seed=1))
     await c.handle(event("hi", message_id="p0"), MemoryOutbox())  # the channel and user exist
+    await c.owed.flush()
     outbox = CheckingOutbox(core=c)
     done = commits(store)
     reply = await c.handle(event("hello", message_id="p1"), outbox)
@@ -50,6 +52,8 @@ async def test_a_streamed_turn_commits_three_times_and_its_preview_leads_to_the_
     # the user's message; where its preview shows (a turn taking over a killed one edits it);
     # the reply with the preview showing it
     assert len(done) == 3
+    await c.owed.flush()  # then, within 0.1 s, the settling of the message it answers
+    assert len(done) == 4
     # when the final text replaces the preview, a 🔄 or 👍 on it already reaches the reply
     assert outbox.reached and outbox.reached[-1] == reply.message_id
     [preview] = outbox.shown
