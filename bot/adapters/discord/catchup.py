@@ -31,6 +31,8 @@ AT_ONCE = 8  # channels read back at once
 HISTORY_LIMIT = 100  # messages read back per channel (older ones are left unanswered)
 
 Handle = Callable[[discord.Message], Coroutine[Any, Any, None]]
+# community -> (channel, read after this message, whether the channel owes a reply)
+Behind = dict[str, list[tuple[str, str, bool]]]
 
 
 class CatchUp:
@@ -38,10 +40,10 @@ class CatchUp:
                  handle: Handle) -> None:
         self.client, self.core, self.handle = client, core, handle
         self._gates: dict[int, asyncio.Event] = {}  # guild id -> set once caught up
-        self._behind: dict[int, asyncio.Task[dict[str, list[tuple[str, str]]]]] = {}
+        self._behind: dict[int, asyncio.Task[Behind]] = {}
         self._reading = asyncio.Semaphore(AT_ONCE)
         self._tasks: set[asyncio.Task[None]] = set()  # caught-up messages being handled
-        self._lookups: set[asyncio.Task[dict[str, list[tuple[str, str]]]]] = set()  # running
+        self._lookups: set[asyncio.Task[Behind]] = set()  # running
         self._late: set[int] = set()  # guilds whose catch-up outlasted WAIT_S (said once)
 
     # ---- the session's events ----------------------------------------------------------
@@ -66,8 +68,8 @@ class CatchUp:
                 self._gates.setdefault(guild.id, asyncio.Event())
                 lookup = self._start_lookup(guild.shard_id, str(guild.id))
             behind = await asyncio.shield(lookup)
-            await asyncio.gather(*(self._read_back(channel, after)
-                                   for channel, after in behind.get(str(guild.id), [])))
+            await asyncio.gather(*(self._read_back(*channel)
+                                   for channel in behind.get(str(guild.id), [])))
         except Exception:
             log.exception("could not catch up guild %s", guild.id)
         finally:
@@ -80,10 +82,10 @@ class CatchUp:
         if lookup is not None and shard_id == 0:
             with contextlib.suppress(Exception):
                 behind = await lookup
-                await asyncio.gather(*(self._read_back(channel, after)
+                await asyncio.gather(*(self._read_back(*channel)
                                        for community, channels in behind.items()
                                        if community.startswith("dm-")
-                                       for channel, after in channels))
+                                       for channel in channels))
         for guild in self.client.guilds:
             if guild.shard_id == shard_id:
                 self._open(guild.id)
@@ -121,7 +123,7 @@ class CatchUp:
             gate.set()
 
     def _start_lookup(self, shard_id: int, community: str | None = None
-                      ) -> asyncio.Task[dict[str, list[tuple[str, str]]]]:
+                      ) -> asyncio.Task[Behind]:
         task = asyncio.create_task(self._lookup(shard_id, community),
                                    name=f"catch-up-{community or shard_id}")
         self._lookups.add(task)
@@ -134,13 +136,13 @@ class CatchUp:
         return (int(community_id) >> 22) % (self.client.shard_count or 1)
 
     async def _lookup(self, shard_id: int, community: str | None = None
-                      ) -> dict[str, list[tuple[str, str]]]:
+                      ) -> Behind:
         """The channels to read back of the shard's communities (or of one `community`)."""
-        behind: dict[str, list[tuple[str, str]]] = defaultdict(list)
+        behind: Behind = defaultdict(list)
         for c in await self.core.behind(PLATFORM, lambda cid: self._shard_of(cid) == shard_id,
                                         community):
             after = int(c.message_id) - 1 if c.including else int(c.message_id)
-            behind[c.community_id].append((c.channel_id, str(after)))
+            behind[c.community_id].append((c.channel_id, str(after), c.including))
         if behind:
             log.info("shard %s: reading back %d recent channels", shard_id,
                      sum(map(len, behind.values())))
@@ -158,7 +160,7 @@ class CatchUp:
                 found.setdefault(str(m.reference.message_id), str(m.id))
         return found
 
-    async def _read_back(self, channel_id: str, after: str) -> None:
+    async def _read_back(self, channel_id: str, after: str, owes: bool) -> None:
         """The channel's messages after `after`, handed to the core in order: each one's turn
         is started before the channel's next message (new ones included) can take its place."""
         async with self._reading:
@@ -169,7 +171,7 @@ class CatchUp:
                     limit=HISTORY_LIMIT, after=discord.Object(int(after)), oldest_first=True)]
             except (discord.NotFound, discord.Forbidden):
                 return  # the channel is gone, or the bot may no longer read it
-        for message, preview in self._answers(missed).items():
+        for message, preview in (self._answers(missed) if owes else {}).items():
             await self.core.found_preview(PLATFORM, channel_id, message, preview)
         for message in missed:
             task = asyncio.create_task(self.handle(message), name="caught-up")
