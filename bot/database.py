@@ -19,8 +19,8 @@ def engine_options(settings: Settings) -> dict[str, Any]:
         "max_overflow": settings.database_max_overflow,
         "pool_timeout": settings.database_pool_timeout_s,
     }
-    if url.get_backend_name() != "sqlite":
-        options["pool_pre_ping"] = True  # a server restart costs a reconnect, not a turn
+    if url.get_backend_name() != "sqlite":  # the Store pings connections that sat idle
+        options["pool_use_lifo"] = True  # the one used last: idle ones stay idle (and close)
     if url.get_driver_name() == "asyncpg":
         options["connect_args"] = {"timeout": settings.database_connect_timeout_s}
     return options

@@ -12,6 +12,7 @@ import pytest
 from bot.storage import Store
 from engines.llamacpp import LlamaCppModel
 from engines.registry import DEFAULT_MODELS, build_model
+from tests.fakes.tcp_proxy import TcpProxy
 
 POSTGRES_URL = os.environ.get("BLENDBOT_TEST_POSTGRES_URL")
 
@@ -99,3 +100,27 @@ def data_dir(tmp_path: Path, model_dir: Path, gemma: LlamaCppModel) -> Path:
     data.mkdir()
     (data / "models").symlink_to(model_dir / "models", target_is_directory=True)
     return data
+
+
+@pytest.fixture
+async def pg_behind_proxy() -> AsyncIterator[tuple[Database, TcpProxy]]:
+    """A fresh PostgreSQL database reached through a proxy that can be cut."""
+    if not POSTGRES_URL:
+        pytest.skip("BLENDBOT_TEST_POSTGRES_URL not set")
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES_URL)
+    name = f"bbtest_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
+    await proxy.up()
+    try:
+        yield Database(url.set(host="127.0.0.1", port=proxy.port, database=name)
+                       .render_as_string(hide_password=False),
+                       {"connect_args": {"timeout": 2}}), proxy
+    finally:
+        await proxy.down()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -98,7 +98,7 @@ class Replies:
 
     async def deliveries(self, message_id: int) -> list[str]:
         """Platform message ids carrying a stored message, in part order."""
-        async with self.store.session() as s:
+        async with self.store.autocommit() as s:
             rows = await s.scalars(
                 select(Delivery.platform_message_id)
                 .where(Delivery.message_id == message_id)
@@ -108,7 +108,7 @@ class Replies:
 
     async def find(self, platform: str, platform_message_id: str) -> ReplyRef | None:
         """The bot reply a platform message belongs to (None for other messages)."""
-        async with self.store.session() as s:
+        async with self.store.autocommit() as s:
             row = (await s.execute(
                 select(Message)
                 .join(Delivery, Delivery.message_id == Message.id)

@@ -78,8 +78,8 @@ class Inbox:
 
     async def pending(self, platform: str, chat: str, limit: int = 20) -> list[Recorded]:
         """The chat's unprocessed updates, oldest update id first."""
-        async with self.store.engine.connect() as conn:
-            rows = (await conn.execute(
+        async with self.store.autocommit() as s:
+            rows = (await s.execute(
                 select(InboxUpdate.id, InboxUpdate.update_id, InboxUpdate.payload)
                 .where(InboxUpdate.platform == platform, InboxUpdate.chat == chat,
                        InboxUpdate.done_at.is_(None))
@@ -107,8 +107,8 @@ class Inbox:
         """Chats with unprocessed updates that no live lease covers (their worker died, or
         an update arrived as the holder let go)."""
         now = now or utcnow()
-        async with self.store.engine.connect() as conn:
-            rows = (await conn.execute(
+        async with self.store.autocommit() as s:
+            rows = (await s.execute(
                 select(InboxUpdate.chat).distinct()
                 .outerjoin(InboxChat, and_(InboxChat.platform == InboxUpdate.platform,
                                            InboxChat.chat == InboxUpdate.chat))

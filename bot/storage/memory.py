@@ -69,8 +69,8 @@ class Memories:
                         ms.model_id, still.label("still"))
                  .where(ms.channel_id == channel_id, ms.first_message_id > reset)
                  .order_by(ms.id.desc()).limit(1))
-        async with self.store.engine.connect() as conn:
-            row = (await conn.execute(query)).first()
+        async with self.store.autocommit() as s:
+            row = (await s.execute(query)).first()
         if row is None:
             return None
         if row.still != row.turns:
@@ -101,7 +101,7 @@ class Memories:
         return list(cached)
 
     async def _facts(self, channel_id: int, user_ids: list[int]) -> list[Fact]:
-        async with self.store.session() as s:
+        async with self.store.autocommit() as s:
             rows = await s.execute(
                 select(MemoryFact, User.display_name)
                 .outerjoin(User, User.id == MemoryFact.user_id)
@@ -130,7 +130,7 @@ class Memories:
         """The authors of those messages."""
         if not message_ids:
             return []
-        async with self.store.session() as s:
+        async with self.store.autocommit() as s:
             rows = await s.scalars(select(Message.user_id).distinct().where(
                 Message.id.in_(message_ids), Message.user_id.is_not(None)))
             return [int(u) for u in rows if u is not None]

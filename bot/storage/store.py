@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import (
 from . import schema
 from .channel_cache import ChannelCache
 from .clean import clean_parameters, json_dumps
+from .pool import ping_when_idle, reader
 from .recent import RecentHistory
 from .store_types import ChannelState, DuplicateMessage, StoredMessage
 from .tables import Base, Channel, Community, Message, User, utcnow
@@ -68,6 +69,7 @@ class Store:
         self._engine_kwargs = engine_kwargs
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
+        self._reads: async_sessionmaker[AsyncSession] | None = None
         self._channels: dict[tuple[str, str], tuple[ChannelState, str, float]] = {}
         self._users: dict[tuple[str, str], tuple[int, str]] = {}
         self._names: dict[int, str] = {}  # user id -> display name, for cached history
@@ -114,6 +116,8 @@ class Store:
         self._writing = asyncio.Lock() if sqlite else None
         if sqlite:
             event.listen(engine.sync_engine, "connect", schema.sqlite_pragmas(self.busy_timeout_s))
+        else:
+            ping_when_idle(engine)
         try:
             await schema.prepare(self.url, self._engine_kwargs, upgrade=self.upgrade,
                                  busy_timeout_s=self.busy_timeout_s,
@@ -123,6 +127,9 @@ class Store:
             raise
         self._engine = engine
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
+        # in process, SQLite's BEGIN and ROLLBACK cost no round trip: its reads stay as they are
+        self._reads = async_sessionmaker(engine if sqlite else reader(engine),
+                                         expire_on_commit=False)
 
     async def close(self) -> None:
         if self._engine is not None:
@@ -139,6 +146,16 @@ class Store:
         if self._sessions is None:
             raise RuntimeError("Store.open() was not called")
         return self._sessions()
+
+    def autocommit(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
+        """A session for reads, or for a write of a single statement, committed as the block
+        ends. On PostgreSQL its statements run in autocommit: one round trip each, no BEGIN
+        and COMMIT around them (`bot.storage.pool`). Not for several writes that belong
+        together, nor `FOR UPDATE`. On SQLite, an ordinary transaction (in process, cheap); a
+        write there still takes `writing()` first."""
+        if self._reads is None:
+            raise RuntimeError("Store.open() was not called")
+        return self._reads.begin()
 
     async def _get_or_create(self, model: type[Base], lookup: dict[str, Any],
                              values: dict[str, Any]) -> Any:
@@ -173,8 +190,8 @@ class Store:
         if (hit is not None and hit[2] >= time.monotonic() and hit[0].name == channel_name
                 and hit[1] == community_name):
             return hit[0]
-        async with self.engine.connect() as conn:  # as stored, names unchanged: one read
-            row = (await conn.execute(_CHANNEL_WITH_COMMUNITY, {
+        async with self.autocommit() as s:  # as stored, names unchanged: one read
+            row = (await s.execute(_CHANNEL_WITH_COMMUNITY, {
                 "platform": platform, "external_id": channel_id})).first()
         if (row is not None and row.name == channel_name
                 and (row.community_external, row.community_name) == (community_id,
@@ -266,8 +283,8 @@ class Store:
 
     async def has_message(self, channel_id: int, platform_message_id: str) -> bool:
         """Whether the platform message `platform_message_id` is stored in the channel."""
-        async with self.engine.connect() as conn:
-            found = await conn.scalar(select(Message.id).where(
+        async with self.autocommit() as s:
+            found = await s.scalar(select(Message.id).where(
                 Message.channel_id == channel_id,
                 Message.platform_message_id == platform_message_id).limit(1))
         return found is not None
@@ -324,8 +341,8 @@ class Store:
             query = query.where(Message.id > marker)
         if limit is not None:
             query = query.limit(limit)
-        async with self.engine.connect() as conn:
-            rows = (await conn.execute(query)).all()
+        async with self.autocommit() as s:
+            rows = (await s.execute(query)).all()
         messages = [StoredMessage(r.id, r.role, r.text, r.created_at, r.display_name,
                                   r.model_id, r.mode, r.prompt_tokens, r.completion_tokens,
                                   r.latency_ms, r.user_id) for r in reversed(rows)]

@@ -31,11 +31,20 @@ class CheckingOutbox(MemoryOutbox):
 
 
 def commits(store: Store) -> list[int]:
+    """Commits of transactions that wrote (reads commit too, where they run in autocommit)."""
     seen: list[int] = []
+    wrote: set[int] = set()
 
-    def count(*_: Any) -> None:
-        seen.append(1)
+    def statement(conn: Any, _cursor: Any, sql: str, *_: Any) -> None:
+        if sql.lstrip().split(None, 1)[0].upper() in ("INSERT", "UPDATE", "DELETE"):
+            wrote.add(id(conn))
 
+    def count(conn: Any) -> None:
+        if id(conn) in wrote:
+            wrote.discard(id(conn))
+            seen.append(1)
+
+    sa_event.listen(store.engine.sync_engine, "before_cursor_execute", statement)
     sa_event.listen(store.engine.sync_engine, "commit", count)
     return seen
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from bot.storage.tables import InboxUpdate
 from engines import BlendedEngine
 from engines.ranker import SHIPPED_MODEL
 from engines.ranker.provider import RankerProvider
-from tests.conftest import POSTGRES_URL, Database
+from tests.conftest import Database
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.fakes.telegram_api import BOT_USERNAME, FakeTelegram
 from tests.stubs import StubModel
@@ -131,30 +130,6 @@ async def test_wrong_secret_and_bad_body_are_refused(tmp_path: Path, fake: FakeT
         assert not sent(fake, GROUP)
     finally:
         await stop(running)
-
-
-@pytest.fixture
-async def pg_behind_proxy() -> AsyncIterator[tuple[Database, TcpProxy]]:
-    """A fresh PostgreSQL database reached through a proxy that can be cut."""
-    if not POSTGRES_URL:
-        pytest.skip("BLENDBOT_TEST_POSTGRES_URL not set")
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    url = make_url(POSTGRES_URL)
-    name = f"bbtest_{uuid.uuid4().hex[:10]}"
-    admin = await asyncpg.connect(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    proxy = TcpProxy(url.host or "127.0.0.1", url.port or 5432)
-    await proxy.up()
-    try:
-        yield Database(url.set(host="127.0.0.1", port=proxy.port, database=name)
-                       .render_as_string(hide_password=False),
-                       {"connect_args": {"timeout": 2}, "pool_pre_ping": True}), proxy
-    finally:
-        await proxy.down()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_postgres_away_loses_no_acknowledged_update(
