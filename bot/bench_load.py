@@ -290,6 +290,7 @@ class Processes:
 LOOP_LAG = "blendbot_event_loop_lag_seconds_bucket{"
 PACING = "blendbot_platform_wait_seconds_bucket{"
 DEFERRED = "blendbot_previews_deferred_total{platform=\"%s\"}"
+CPU = "process_cpu_seconds_total"
 
 
 async def _scrape(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
@@ -298,7 +299,7 @@ async def _scrape(http: aiohttp.ClientSession, port: int) -> dict[str, float]:
     with contextlib.suppress(aiohttp.ClientError, OSError):
         async with http.get(f"http://127.0.0.1:{port}/metrics") as answer:
             for line in (await answer.text()).splitlines():
-                if line.startswith("blendbot_"):
+                if line.startswith(("blendbot_", CPU)):
                     name, value = line.rsplit(" ", 1)
                     samples[name] = float(value)
     return samples
@@ -323,7 +324,11 @@ def _p99_ms(samples: list[dict[str, float]], series: str, label: str = "") -> fl
 
 
 def _sum(samples: list[dict[str, float]], name: str) -> int:
-    return round(sum(sample.get(name, 0.0) for sample in samples))
+    return round(_sum_f(samples, name))
+
+
+def _sum_f(samples: list[dict[str, float]], name: str) -> float:
+    return sum(sample.get(name, 0.0) for sample in samples)
 
 
 def _diff(after: dict[str, float], before: dict[str, float]) -> dict[str, float]:
@@ -716,6 +721,10 @@ def _result(tally: Tally, users: Load, killed: int, killed_at: float, reports_ex
                                         for q in (50, 90, 95, 99)}
                                     for p, v in sorted(by_platform.items())},
         "rest_peak_per_s": max(per_second.values(), default=0),
+        # the 4 processes' CPU time during the load (the killed one's restart included), per
+        # message: what a turn costs the machine, steadier than latency on a busy one
+        "cpu_ms_per_message": round(1000 * _sum_f(metric_samples, CPU) / max(1, len(tally.said)),
+                                    2),
         # sends and edits held for the platforms' budgets (Telegram: 30 a second per bot,
         # 20 a minute per group), and previews left out for them
         "platform_wait_p99_ms": {p: _p99_ms(metric_samples, PACING, f'platform="{p}"')

@@ -19,6 +19,7 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    ProcessCollector,
     generate_latest,
 )
 
@@ -42,6 +43,7 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = registry = CollectorRegistry()
+        ProcessCollector(registry=registry)  # process_cpu_seconds_total, memory, open fds
         self.replies = Counter(
             "blendbot_replies", "Replies sent, by platform, blend mode and answering model",
             ["platform", "mode", "model"], registry=registry)

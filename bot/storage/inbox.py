@@ -39,20 +39,20 @@ class Inbox:
 
     async def record(self, platform: str, update_id: int, chat: str, payload: str) -> bool:
         """Commit one update; False if it was recorded before (a retry)."""
-        async with self.store.session() as s:
+        async with self.store.autocommit() as s:
             got = (await s.execute(
                 _insert(self.store, InboxUpdate)
                 .values(platform=platform, update_id=update_id, chat=chat, payload=payload,
                         received_at=utcnow())
                 .on_conflict_do_nothing().returning(InboxUpdate.id))).scalar_one_or_none()
-            await s.commit()
         return got is not None
 
     async def claim(self, platform: str, chat: str, owner: str, lease_s: float) -> bool:
-        """True if `owner` holds the chat until now + `lease_s` (it was free, lapsed or its)."""
+        """True if `owner` holds the chat until now + `lease_s` (it was free, lapsed or its).
+        Each statement stands alone (the update checks the holder as it writes)."""
         now = utcnow()
         until = now + timedelta(seconds=lease_s)
-        async with self.store.session() as s:
+        async with self.store.autocommit() as s:
             got = (await s.execute(
                 _insert(self.store, InboxChat)
                 .values(platform=platform, chat=chat, owner=owner, lease_until=until)
@@ -65,16 +65,14 @@ class Inbox:
                                InboxChat.lease_until < now))
                     .values(owner=owner, lease_until=until)
                     .returning(InboxChat.chat))).scalar_one_or_none()
-            await s.commit()
         return got is not None
 
     async def release(self, platform: str, chat: str, owner: str) -> None:
-        async with self.store.session() as s:
+        async with self.store.autocommit() as s:
             await s.execute(update(InboxChat)
                             .where(InboxChat.platform == platform, InboxChat.chat == chat,
                                    InboxChat.owner == owner)
                             .values(owner="", lease_until=None))
-            await s.commit()
 
     async def pending(self, platform: str, chat: str, limit: int = 20) -> list[Recorded]:
         """The chat's unprocessed updates, oldest update id first."""
@@ -90,17 +88,15 @@ class Inbox:
         """Mark one update processed; False (nothing marked) if `owner` lost the chat. Its
         payload (the user's text and ids) is dropped: the row stays only so that a retry of
         the same update id is recognised."""
-        now = utcnow()
-        async with self.store.session() as s:
-            held = (await s.execute(
-                select(InboxChat.owner).where(InboxChat.platform == platform,
-                                              InboxChat.chat == chat))).scalar_one_or_none()
-            if held != owner:
-                return False
-            await s.execute(update(InboxUpdate).where(InboxUpdate.id == row_id)
-                            .values(done_at=now, payload=""))
-            await s.commit()
-        return True
+        held = (select(InboxChat.chat)
+                .where(InboxChat.platform == platform, InboxChat.chat == chat,
+                       InboxChat.owner == owner).exists())
+        async with self.store.autocommit() as s:  # checked as it writes: one statement
+            marked = (await s.execute(
+                update(InboxUpdate).where(InboxUpdate.id == row_id, held)
+                .values(done_at=utcnow(), payload="")
+                .returning(InboxUpdate.id))).scalar_one_or_none()
+        return marked is not None
 
     async def orphaned(self, platform: str, limit: int = 100,
                        now: datetime | None = None) -> list[str]:
