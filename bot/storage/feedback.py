@@ -98,8 +98,8 @@ class Replies:
 
     async def deliveries(self, message_id: int) -> list[str]:
         """Platform message ids carrying a stored message, in part order."""
-        async with self.store.autocommit() as s:
-            rows = await s.scalars(
+        async with self.store.autocommit() as conn:
+            rows = await conn.scalars(
                 select(Delivery.platform_message_id)
                 .where(Delivery.message_id == message_id)
                 .order_by(Delivery.part)
@@ -108,16 +108,17 @@ class Replies:
 
     async def find(self, platform: str, platform_message_id: str) -> ReplyRef | None:
         """The bot reply a platform message belongs to (None for other messages)."""
-        async with self.store.autocommit() as s:
-            row = (await s.execute(
-                select(Message)
+        async with self.store.autocommit() as conn:
+            row = (await conn.execute(
+                select(Message.id, Message.channel_id, Message.model_id, Message.role,
+                       Message.replaced_by_id)
                 .join(Delivery, Delivery.message_id == Message.id)
                 .where(Delivery.platform == platform,
                        Delivery.platform_message_id == platform_message_id)
-            )).scalar_one_or_none()
+            )).one_or_none()
             if row is None or row.role != "assistant":
                 return None
-            newest = await s.scalar(
+            newest = await conn.scalar(
                 select(func.max(Message.id)).where(
                     Message.channel_id == row.channel_id, Message.replaced_by_id.is_(None)
                 )

@@ -39,8 +39,8 @@ class Inbox:
 
     async def record(self, platform: str, update_id: int, chat: str, payload: str) -> bool:
         """Commit one update; False if it was recorded before (a retry)."""
-        async with self.store.autocommit() as s:
-            got = (await s.execute(
+        async with self.store.autocommit() as conn:
+            got = (await conn.execute(
                 _insert(self.store, InboxUpdate)
                 .values(platform=platform, update_id=update_id, chat=chat, payload=payload,
                         received_at=utcnow())
@@ -52,13 +52,13 @@ class Inbox:
         Each statement stands alone (the update checks the holder as it writes)."""
         now = utcnow()
         until = now + timedelta(seconds=lease_s)
-        async with self.store.autocommit() as s:
-            got = (await s.execute(
+        async with self.store.autocommit() as conn:
+            got = (await conn.execute(
                 _insert(self.store, InboxChat)
                 .values(platform=platform, chat=chat, owner=owner, lease_until=until)
                 .on_conflict_do_nothing().returning(InboxChat.chat))).scalar_one_or_none()
             if got is None:
-                got = (await s.execute(
+                got = (await conn.execute(
                     update(InboxChat)
                     .where(InboxChat.platform == platform, InboxChat.chat == chat,
                            or_(InboxChat.owner == owner, InboxChat.lease_until.is_(None),
@@ -68,16 +68,16 @@ class Inbox:
         return got is not None
 
     async def release(self, platform: str, chat: str, owner: str) -> None:
-        async with self.store.autocommit() as s:
-            await s.execute(update(InboxChat)
+        async with self.store.autocommit() as conn:
+            await conn.execute(update(InboxChat)
                             .where(InboxChat.platform == platform, InboxChat.chat == chat,
                                    InboxChat.owner == owner)
                             .values(owner="", lease_until=None))
 
     async def pending(self, platform: str, chat: str, limit: int = 20) -> list[Recorded]:
         """The chat's unprocessed updates, oldest update id first."""
-        async with self.store.autocommit() as s:
-            rows = (await s.execute(
+        async with self.store.autocommit() as conn:
+            rows = (await conn.execute(
                 select(InboxUpdate.id, InboxUpdate.update_id, InboxUpdate.payload)
                 .where(InboxUpdate.platform == platform, InboxUpdate.chat == chat,
                        InboxUpdate.done_at.is_(None))
@@ -91,8 +91,8 @@ class Inbox:
         held = (select(InboxChat.chat)
                 .where(InboxChat.platform == platform, InboxChat.chat == chat,
                        InboxChat.owner == owner).exists())
-        async with self.store.autocommit() as s:  # checked as it writes: one statement
-            marked = (await s.execute(
+        async with self.store.autocommit() as conn:  # checked as it writes: one statement
+            marked = (await conn.execute(
                 update(InboxUpdate).where(InboxUpdate.id == row_id, held)
                 .values(done_at=utcnow(), payload="")
                 .returning(InboxUpdate.id))).scalar_one_or_none()
@@ -103,8 +103,8 @@ class Inbox:
         """Chats with unprocessed updates that no live lease covers (their worker died, or
         an update arrived as the holder let go)."""
         now = now or utcnow()
-        async with self.store.autocommit() as s:
-            rows = (await s.execute(
+        async with self.store.autocommit() as conn:
+            rows = (await conn.execute(
                 select(InboxUpdate.chat).distinct()
                 .outerjoin(InboxChat, and_(InboxChat.platform == InboxUpdate.platform,
                                            InboxChat.chat == InboxUpdate.chat))

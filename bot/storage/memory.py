@@ -69,8 +69,8 @@ class Memories:
                         ms.model_id, still.label("still"))
                  .where(ms.channel_id == channel_id, ms.first_message_id > reset)
                  .order_by(ms.id.desc()).limit(1))
-        async with self.store.autocommit() as s:
-            row = (await s.execute(query)).first()
+        async with self.store.autocommit() as conn:
+            row = (await conn.execute(query)).first()
         if row is None:
             return None
         if row.still != row.turns:
@@ -101,14 +101,14 @@ class Memories:
         return list(cached)
 
     async def _facts(self, channel_id: int, user_ids: list[int]) -> list[Fact]:
-        async with self.store.autocommit() as s:
-            rows = await s.execute(
-                select(MemoryFact, User.display_name)
+        async with self.store.autocommit() as conn:
+            rows = await conn.execute(
+                select(MemoryFact.id, MemoryFact.text, MemoryFact.user_id, User.display_name)
                 .outerjoin(User, User.id == MemoryFact.user_id)
                 .where(or_(MemoryFact.channel_id == channel_id,
                            MemoryFact.user_id.in_(user_ids or [-1])))
                 .order_by(MemoryFact.id))
-            return [Fact(f.id, f.text, f.user_id, name) for f, name in rows]
+            return [Fact(*row) for row in rows]
 
     async def add_fact(self, text: str, *, channel_id: int | None, user_id: int | None,
                        author_id: int | None) -> int:
@@ -130,7 +130,7 @@ class Memories:
         """The authors of those messages."""
         if not message_ids:
             return []
-        async with self.store.autocommit() as s:
-            rows = await s.scalars(select(Message.user_id).distinct().where(
+        async with self.store.autocommit() as conn:
+            rows = await conn.scalars(select(Message.user_id).distinct().where(
                 Message.id.in_(message_ids), Message.user_id.is_not(None)))
             return [int(u) for u in rows if u is not None]

@@ -70,8 +70,8 @@ class OwedReplies:
         """Extend the leases of this process's turns in flight (one statement)."""
         if not message_ids:
             return
-        async with self.store.writing(), self.store.autocommit() as s:
-            await s.execute(update(Message)
+        async with self.store.writing(), self.store.autocommit() as conn:
+            await conn.execute(update(Message)
                                .where(Message.id.in_(list(message_ids)),
                                       Message.owed_until.is_not(None))
                                .values(owed_until=self.lease(seconds)))
@@ -79,14 +79,14 @@ class OwedReplies:
     async def settle(self, message_ids: Sequence[int]) -> None:
         """These messages are answered: their reply shows, or their turn ended another way
         (a notice, an apology)."""
-        async with self.store.writing(), self.store.autocommit() as s:
-            await s.execute(update(Message).where(Message.id.in_(list(message_ids)))
+        async with self.store.writing(), self.store.autocommit() as conn:
+            await conn.execute(update(Message).where(Message.id.in_(list(message_ids)))
                                .values(owed_until=None))
 
     async def settle_by_id(self, channel: str, platform: str, message_id: str) -> None:
         """A lapsed message that cannot be answered any more (deleted on the platform)."""
-        async with self.store.writing(), self.store.autocommit() as s:
-            await s.execute(
+        async with self.store.writing(), self.store.autocommit() as conn:
+            await conn.execute(
                 update(Message)
                 .where(Message.platform_message_id == message_id,
                        Message.channel_id.in_(select(Channel.id).where(
@@ -95,8 +95,8 @@ class OwedReplies:
 
     async def shown(self, message_id: int, preview: str) -> None:
         """The turn answering `message_id` shows its preview in platform message `preview`."""
-        async with self.store.writing(), self.store.autocommit() as s:
-            await s.execute(update(Message).where(Message.id == message_id)
+        async with self.store.writing(), self.store.autocommit() as conn:
+            await conn.execute(update(Message).where(Message.id == message_id)
                                .values(owed_preview=preview))
 
     async def found_preview(self, platform: str, channel: str, platform_message_id: str,
@@ -106,8 +106,8 @@ class OwedReplies:
         channel_id = (select(Channel.id)
                       .where(Channel.platform == platform, Channel.external_id == channel)
                       .scalar_subquery())
-        async with self.store.writing(), self.store.autocommit() as s:
-            done = await s.execute(
+        async with self.store.writing(), self.store.autocommit() as conn:
+            done = await conn.execute(
                 update(Message)
                 .where(Message.channel_id == channel_id,
                        Message.platform_message_id == platform_message_id,
@@ -136,8 +136,8 @@ class OwedReplies:
     async def held(self, channel_id: int, platform_message_id: str) -> int | None:
         """The stored message's id if it is owed under a live lease (a turn is answering it,
         or its reply shows and is about to be settled)."""
-        async with self.store.autocommit() as s:
-            row = (await s.execute(
+        async with self.store.autocommit() as conn:
+            row = (await conn.execute(
                 select(Message.id, Message.owed_until)
                 .where(Message.channel_id == channel_id,
                        Message.platform_message_id == platform_message_id))).one_or_none()
@@ -146,10 +146,10 @@ class OwedReplies:
 
     async def stored_reply(self, reply_id: int) -> StoredReply | None:
         """A reply a dead turn stored (None: it is gone)."""
-        async with self.store.autocommit() as s:
-            row = (await s.execute(select(Message.text, Message.model_id)
+        async with self.store.autocommit() as conn:
+            row = (await conn.execute(select(Message.text, Message.model_id)
                                       .where(Message.id == reply_id))).one_or_none()
-            shown = (await s.execute(select(Delivery.platform_message_id)
+            shown = (await conn.execute(select(Delivery.platform_message_id)
                                         .where(Delivery.message_id == reply_id)
                                         .order_by(Delivery.part))).scalars().all()
         return StoredReply(reply_id, row[0], row[1], tuple(shown)) if row is not None else None
@@ -159,8 +159,8 @@ class OwedReplies:
         """Take over a stored message whose turn died (its lease lapsed); None if it is
         answered or held by a live turn."""
         now = utcnow()
-        async with self.store.writing(), self.store.autocommit() as s:
-            got = (await s.execute(
+        async with self.store.writing(), self.store.autocommit() as conn:
+            got = (await conn.execute(
                 update(Message)
                 .where(Message.channel_id == channel_id,
                        Message.platform_message_id == platform_message_id,
@@ -174,8 +174,8 @@ class OwedReplies:
                      ) -> list[OwedMessage]:
         """Recent (`within_s`) messages of `platform` whose turn died, oldest first."""
         now = utcnow()
-        async with self.store.autocommit() as s:
-            rows = (await s.execute(
+        async with self.store.autocommit() as conn:
+            rows = (await conn.execute(
                 select(Community.external_id, Channel.external_id,
                        Message.platform_message_id)
                 .join(Channel, Channel.id == Message.channel_id)
@@ -200,8 +200,8 @@ class OwedReplies:
                 .where(*recent, Message.owed_until.is_not(None))
                 .group_by(Message.channel_id).subquery())
         start = func.coalesce(owed.c.id, newest.c.id)
-        async with self.store.autocommit() as s:
-            rows = (await s.execute(
+        async with self.store.autocommit() as conn:
+            rows = (await conn.execute(
                 select(Community.external_id, Channel.external_id,
                        Message.platform_message_id, owed.c.id.is_not(None))
                 .select_from(newest)

@@ -70,7 +70,6 @@ class Store:
         self._engine: AsyncEngine | None = None
         self._sessions: async_sessionmaker[AsyncSession] | None = None
         self._auto: AsyncEngine | None = None  # the engine in autocommit (`autocommit()`)
-        self._reads: async_sessionmaker[AsyncSession] | None = None
         self._channels: dict[tuple[str, str], tuple[ChannelState, str, float]] = {}
         self._users: dict[tuple[str, str], tuple[int, str]] = {}
         self._names: dict[int, str] = {}  # user id -> display name, for cached history
@@ -130,7 +129,6 @@ class Store:
         self._sessions = async_sessionmaker(self._engine, expire_on_commit=False)
         # in process, SQLite's BEGIN and ROLLBACK cost no round trip: its reads stay as they are
         self._auto = engine if sqlite else reader(engine)
-        self._reads = async_sessionmaker(self._auto, expire_on_commit=False)
 
     async def close(self) -> None:
         if self._engine is not None:
@@ -148,15 +146,16 @@ class Store:
             raise RuntimeError("Store.open() was not called")
         return self._sessions()
 
-    def autocommit(self) -> contextlib.AbstractAsyncContextManager[AsyncSession]:
-        """A session for reads, or for a write of a single statement, committed as the block
-        ends. On PostgreSQL its statements run in autocommit: one round trip each, no BEGIN
-        and COMMIT around them (`bot.storage.pool`). Not for several writes that belong
+    def autocommit(self) -> contextlib.AbstractAsyncContextManager[AsyncConnection]:
+        """A connection for reads, or for a write of a single statement, committed as the
+        block ends. On PostgreSQL its statements run in autocommit: one round trip each, no
+        BEGIN and COMMIT around them (`bot.storage.pool`). Not for several writes that belong
         together, nor `FOR UPDATE`. On SQLite, an ordinary transaction (in process, cheap); a
-        write there still takes `writing()` first."""
-        if self._reads is None:
+        write there still takes `writing()` first. Core, not the ORM: a session's upkeep costs
+        more than the statement."""
+        if self._auto is None:
             raise RuntimeError("Store.open() was not called")
-        return self._reads.begin()
+        return self._auto.begin()
 
     async def _get_or_create(self, model: type[Base], lookup: dict[str, Any],
                              values: dict[str, Any]) -> Any:
@@ -191,8 +190,8 @@ class Store:
         if (hit is not None and hit[2] >= time.monotonic() and hit[0].name == channel_name
                 and hit[1] == community_name):
             return hit[0]
-        async with self.autocommit() as s:  # as stored, names unchanged: one read
-            row = (await s.execute(_CHANNEL_WITH_COMMUNITY, {
+        async with self.autocommit() as conn:  # as stored, names unchanged: one read
+            row = (await conn.execute(_CHANNEL_WITH_COMMUNITY, {
                 "platform": platform, "external_id": channel_id})).first()
         if (row is not None and row.name == channel_name
                 and (row.community_external, row.community_name) == (community_id,
@@ -259,9 +258,9 @@ class Store:
         before = kept
         # alone, its statements need no transaction around them (on PostgreSQL, two round trips
         # fewer); one wraps it with the writes of `also`
-        unit = self.engine if also or self._auto is None else self._auto
         try:
-            async with self.writing(), unit.begin() as conn:
+            async with self.writing(), (self.engine.begin() if also else self.autocommit()
+                                        ) as conn:
                 if kept is not None:  # another process (a webhook worker) may have written
                     before = await conn.scalar(_NEWEST_MESSAGE, {"channel_id": channel_id})
                 inserted = await conn.execute(_INSERT_MESSAGE, values)
@@ -287,8 +286,8 @@ class Store:
 
     async def has_message(self, channel_id: int, platform_message_id: str) -> bool:
         """Whether the platform message `platform_message_id` is stored in the channel."""
-        async with self.autocommit() as s:
-            found = await s.scalar(select(Message.id).where(
+        async with self.autocommit() as conn:
+            found = await conn.scalar(select(Message.id).where(
                 Message.channel_id == channel_id,
                 Message.platform_message_id == platform_message_id).limit(1))
         return found is not None
@@ -345,8 +344,8 @@ class Store:
             query = query.where(Message.id > marker)
         if limit is not None:
             query = query.limit(limit)
-        async with self.autocommit() as s:
-            rows = (await s.execute(query)).all()
+        async with self.autocommit() as conn:
+            rows = (await conn.execute(query)).all()
         messages = [StoredMessage(r.id, r.role, r.text, r.created_at, r.display_name,
                                   r.model_id, r.mode, r.prompt_tokens, r.completion_tokens,
                                   r.latency_ms, r.user_id) for r in reversed(rows)]
