@@ -45,8 +45,8 @@ async def community_feedback(settings: Settings, turns: int, user: str = "user",
     model = TwoDrafts()
     store = store_for(settings)
     await store.open()
+    core = core_for(store, BlendedEngine([model], seed=1))
     try:
-        core = core_for(store, BlendedEngine([model], seed=1))
         outbox = MemoryOutbox()
         for n in range(turns):
             model.topic, model.turn, model.long = TOPICS[n % len(TOPICS)], n, False
@@ -57,7 +57,8 @@ async def community_feedback(settings: Settings, turns: int, user: str = "user",
             model.long = True
             kept = await regenerate(core, who, first.message_id, outbox)
             assert kept.message_id  # type: ignore[attr-defined]
-    finally:
+    finally:  # as a process stops: its last writes (settling shown replies) before the close
+        await core.stop()
         await store.close()
 
 
