@@ -1,4 +1,4 @@
-"""How a networked database's pooled connections are checked and used for reads.
+"""How a networked database's pooled connections are checked, and run in autocommit.
 
 * A connection is pinged before use only when it sat idle in the pool for `PING_IDLE_S`
   (a server restart, a dropped link): one that was used a moment ago is trusted. SQLAlchemy's
@@ -6,9 +6,10 @@
   (BEGIN, `;`, ROLLBACK: three round trips), which was most of a busy turn's database time.
   A connection that broke within that moment fails its statement instead: SQLAlchemy then
   drops it and every connection older than it, as with any disconnect.
-* Reads run with autocommit (`reader`): one round trip for a read, not three (BEGIN, the read,
-  ROLLBACK). PostgreSQL's default isolation, READ COMMITTED, takes a fresh snapshot for every
-  statement anyway, so a read sees the same with or without the transaction around it.
+* Reads and one-statement writes run in autocommit (`reader`, through `Store.autocommit`): one
+  round trip each, not three (BEGIN, the statement, ROLLBACK or COMMIT). PostgreSQL's default
+  isolation, READ COMMITTED, takes a fresh snapshot for every statement anyway, so a read sees
+  the same with or without the transaction around it.
 """
 
 from __future__ import annotations
@@ -49,5 +50,5 @@ def ping_when_idle(engine: AsyncEngine, idle_s: float | None = None) -> None:
 
 
 def reader(engine: AsyncEngine) -> AsyncEngine:
-    """The same pool, its connections in autocommit while they read."""
+    """The same pool, its connections in autocommit while checked out through it."""
     return engine.execution_options(isolation_level="AUTOCOMMIT")
